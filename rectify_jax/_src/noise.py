@@ -1,0 +1,71 @@
+"""PRNG keys and noise sampling for the stochastic and noisy activations.
+
+Keys: both typed keys (``jax.random.key``) and legacy raw ``uint32`` keys
+(``jax.random.PRNGKey``) are accepted; legacy keys are wrapped into typed keys
+(of the default implementation) before anything else sees them, so the same seed
+gives the same noise either way.
+
+Noise dtype policy: noise is drawn in the compute dtype (float32 for 16- and
+32-bit inputs, float64 for float64), so a bfloat16 model gets the same noise
+values as its float32 twin, rounded once at the output.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+NOISE_KINDS = ("half_normal", "normal")
+
+# E[eps] for eps = xi (normal) or |xi| (half-normal), xi ~ N(0, 1).
+NOISE_MEAN = {"normal": 0.0, "half_normal": math.sqrt(2.0 / math.pi)}
+NOISE_STD = {"normal": 1.0, "half_normal": math.sqrt(1.0 - 2.0 / math.pi)}
+
+
+@functools.cache
+def _raw_key_shape() -> tuple[int, ...]:
+    return jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0))).shape
+
+
+def as_key(fn: str, key) -> jax.Array:
+    """Checks ``key`` and returns it as a typed key.
+
+    Raises:
+      ValueError: if ``key`` is None (noise needs a key).
+      TypeError: if ``key`` is neither a single typed key nor a raw uint32 key.
+    """
+    if key is None:
+        raise ValueError(
+            f"{fn}: key is None but the noise is on; pass key=jax.random.key(seed) "
+            "(split it for every call), or set deterministic=True for the test-time function"
+        )
+    dtype = getattr(key, "dtype", None)
+    shape = tuple(getattr(key, "shape", ()))
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape != ():
+            raise TypeError(
+                f"{fn}: key must be a single PRNG key, got a batch of keys with shape {shape}; "
+                "use jax.vmap over the keys, or jax.random.split(key) and pass one"
+            )
+        return key
+    if dtype is not None and np.dtype(dtype) == np.uint32 and shape == _raw_key_shape():
+        return jax.random.wrap_key_data(key)
+    shown = (
+        f"{type(key).__name__} with dtype {dtype} and shape {shape}"
+        if dtype is not None
+        else repr(key)
+    )
+    raise TypeError(
+        f"{fn}: key must be a PRNG key from jax.random.key(seed) or jax.random.PRNGKey(seed), "
+        f"got {shown}"
+    )
+
+
+def sample(key: jax.Array, shape, kind: str, dtype) -> jax.Array:
+    """Draws eps of the given kind: xi (``"normal"``) or |xi| (``"half_normal"``), xi ~ N(0, 1)."""
+    xi = jax.random.normal(key, shape, dtype)
+    return jnp.abs(xi) if kind == "half_normal" else xi
