@@ -127,15 +127,22 @@ def test_check_grads_reverse_mode_at_a_fixed_key(unit, noise):
         x = jnp.array([-3.1, -1.7, -0.4, 0.6, 1.4, 2.6, 5.0], jnp.float64) * xt
         p = jnp.linspace(-1.0, 1.0, 7)
         args = (x, p, jnp.float64(1.15), jnp.float64(0.5))
-        check_grads(lambda x, p, a, c: f(x, key, p=p, alpha=a, c=c, noise=noise), args,
-                    order=2, modes=["rev"])
+        check_grads(
+            lambda x, p, a, c: f(x, key, p=p, alpha=a, c=c, noise=noise),
+            args,
+            order=2,
+            modes=["rev"],
+        )
 
 
 def test_custom_vjp_and_autodiff_paths_agree(key):
     x = kink_grid(1.0)
     for residual in ("noise", "key"):
+
         def loss(x, p, autodiff, residual=residual):
-            return jnp.sum(rj.noisy_hard_tanh(x, key, p=p, autodiff=autodiff, residual=residual) ** 2)
+            return jnp.sum(
+                rj.noisy_hard_tanh(x, key, p=p, autodiff=autodiff, residual=residual) ** 2
+            )
 
         a = jax.grad(loss, argnums=(0, 1))(x, 0.7, False)
         b = jax.grad(loss, argnums=(0, 1))(x, 0.7, True)
@@ -182,8 +189,9 @@ def _saved(capsys, fn, *args):
 def test_saved_residuals_are_x_plus_noise_or_key(capsys, key, residual, n_full):
     x = jnp.ones((4, 8))
     p = jnp.zeros((8,))
-    lines = _saved(capsys, lambda x, p: jnp.sum(rj.noisy_hard_tanh(x, key, p=p, residual=residual)),
-                   x, p)
+    lines = _saved(
+        capsys, lambda x, p: jnp.sum(rj.noisy_hard_tanh(x, key, p=p, residual=residual)), x, p
+    )
     full = [line for line in lines if line.startswith("f32[4,8]")]
     assert len(full) == n_full, lines  # x, plus the noise under "noise"
     assert any(line.startswith("f32[8]") for line in lines), lines  # p
@@ -279,7 +287,9 @@ def test_noise_is_independent_across_elements_and_keys(noise, key):
     x = jnp.full((n,), 4.0)
     det = rj.noisy_hard_tanh(x, noise=noise, deterministic=True)[0]
     sigma = 0.5 * (1 / (1 + math.exp(3.0)) - 0.5) ** 2  # Delta = -3, p = 1, c = 0.5
-    mean, std = (0.0, 1.0) if noise == "normal" else (math.sqrt(2 / math.pi), math.sqrt(1 - 2 / math.pi))
+    mean, std = (
+        (0.0, 1.0) if noise == "normal" else (math.sqrt(2 / math.pi), math.sqrt(1 - 2 / math.pi))
+    )
 
     def standardised(k):  # d = +1 here, so eps = (phi - E phi) / sigma + E eps
         eps = (rj.noisy_hard_tanh(x, k, noise=noise) - det) / sigma + mean
@@ -297,10 +307,17 @@ def test_noise_is_independent_across_elements_and_keys(noise, key):
 
 @pytest.mark.parametrize("unit", UNITS)
 @pytest.mark.parametrize("noise", rj.NOISE_KINDS)
-@given(depth=st.floats(0.05, 8.0), sign=st.sampled_from([-1.0, 1.0]), p=st.floats(-3.0, 3.0),
-       alpha=st.floats(0.5, 2.0), c=st.floats(0.1, 5.0), seed=st.integers(0, 2**31 - 1))
-def test_monte_carlo_mean_matches_deterministic_expectation(unit, noise, depth, sign, p, alpha, c,
-                                                            seed):
+@given(
+    depth=st.floats(0.05, 8.0),
+    sign=st.sampled_from([-1.0, 1.0]),
+    p=st.floats(-3.0, 3.0),
+    alpha=st.floats(0.5, 2.0),
+    c=st.floats(0.1, 5.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_monte_carlo_mean_matches_deterministic_expectation(
+    unit, noise, depth, sign, p, alpha, c, seed
+):
     f, h, u, xt = UNITS[unit]
     x = jnp.float32(sign * (xt + depth))
     n = 4096
@@ -319,8 +336,9 @@ def _mc_kernel(x, keys, p, alpha, c):
     out = {}
     for name, (f, *_rest) in UNITS.items():
         for noise in rj.NOISE_KINDS:
-            out[name, noise] = jax.vmap(lambda k, f=f, noise=noise: f(
-                x[None], k, p=p, alpha=alpha, c=c, noise=noise)[0])(keys)
+            out[name, noise] = jax.vmap(
+                lambda k, f=f, noise=noise: f(x[None], k, p=p, alpha=alpha, c=c, noise=noise)[0]
+            )(keys)
     return out
 
 
@@ -330,9 +348,14 @@ def _mc_samples(f, noise, x, key, p, alpha, c):
 
 
 @pytest.mark.parametrize("unit", UNITS)
-@given(xs=st.lists(st.floats(-1.0, 1.0), min_size=16, max_size=16), p=st.floats(-5.0, 5.0),
-       alpha=st.floats(0.0, 3.0), c=st.floats(0.0, 50.0), seed=st.integers(0, 2**31 - 1),
-       noise=st.sampled_from(rj.NOISE_KINDS))
+@given(
+    xs=st.lists(st.floats(-1.0, 1.0), min_size=16, max_size=16),
+    p=st.floats(-5.0, 5.0),
+    alpha=st.floats(0.0, 3.0),
+    c=st.floats(0.0, 50.0),
+    seed=st.integers(0, 2**31 - 1),
+    noise=st.sampled_from(rj.NOISE_KINDS),
+)
 def test_no_noise_where_h_is_linear(unit, xs, p, alpha, c, seed, noise):
     f, h, _, xt = UNITS[unit]
     x = jnp.array(xs, jnp.float32) * xt  # |x| <= x_t
@@ -342,8 +365,11 @@ def test_no_noise_where_h_is_linear(unit, xs, p, alpha, c, seed, noise):
 
 @jax.jit
 def _linear_kernel_all(x, key, p, alpha, c):
-    return {(name, noise): f(x, key, p=p, alpha=alpha, c=c, noise=noise)
-            for name, (f, *_rest) in UNITS.items() for noise in rj.NOISE_KINDS}
+    return {
+        (name, noise): f(x, key, p=p, alpha=alpha, c=c, noise=noise)
+        for name, (f, *_rest) in UNITS.items()
+        for noise in rj.NOISE_KINDS
+    }
 
 
 def _linear_kernel(unit, noise, x, key, p, alpha, c):
@@ -403,11 +429,24 @@ def test_noise_direction_is_right_for_a_unit_whose_linear_range_excludes_zero(ke
 # Input-noise family (SPEC §2.2).
 
 INPUT = {
-    "tanh": (rj.input_noisy_hard_tanh, rj.learned_input_noisy_hard_tanh,
-             rj.saturated_input_noisy_hard_tanh, jax.nn.hard_tanh, lambda x: x, 1.0, 0.5),
-    "sigmoid": (rj.input_noisy_hard_sigmoid, rj.learned_input_noisy_hard_sigmoid,
-                rj.saturated_input_noisy_hard_sigmoid, ref_hard_sigmoid,
-                lambda x: 0.25 * x + 0.5, 2.0, 0.15),
+    "tanh": (
+        rj.input_noisy_hard_tanh,
+        rj.learned_input_noisy_hard_tanh,
+        rj.saturated_input_noisy_hard_tanh,
+        jax.nn.hard_tanh,
+        lambda x: x,
+        1.0,
+        0.5,
+    ),
+    "sigmoid": (
+        rj.input_noisy_hard_sigmoid,
+        rj.learned_input_noisy_hard_sigmoid,
+        rj.saturated_input_noisy_hard_sigmoid,
+        ref_hard_sigmoid,
+        lambda x: 0.25 * x + 0.5,
+        2.0,
+        0.15,
+    ),
 }
 
 
@@ -437,8 +476,11 @@ def test_learned_input_noise_gives_p_a_gradient(unit, key):
 
 
 @pytest.mark.parametrize("unit", INPUT)
-@given(xs=st.lists(st.floats(-1e3, 1e3), min_size=16, max_size=16), s=st.floats(0.0, 10.0),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    xs=st.lists(st.floats(-1e3, 1e3), min_size=16, max_size=16),
+    s=st.floats(0.0, 10.0),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_input_noise_output_stays_in_the_range_of_h(unit, xs, s, seed):
     lo = -1.0 if unit == "tanh" else 0.0
     for y in _input_kernel(jnp.array(xs, jnp.float32), jax.random.key(seed), s)[unit]:
@@ -447,8 +489,10 @@ def test_input_noise_output_stays_in_the_range_of_h(unit, xs, s, seed):
 
 @jax.jit
 def _input_kernel(x, key, s):
-    return {name: (nani(x, key, s=s), nanil(x, key, p=s, c=4 * s), nanis(x, key, s=s))
-            for name, (nani, nanil, nanis, *_rest) in INPUT.items()}
+    return {
+        name: (nani(x, key, s=s), nanil(x, key, p=s, c=4 * s), nanis(x, key, s=s))
+        for name, (nani, nanil, nanis, *_rest) in INPUT.items()
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -457,8 +501,11 @@ def _input_kernel(x, key, s):
 
 def test_errors_name_the_function_the_argument_and_the_fix(key):
     x = jnp.ones((4, 3))
-    with pytest.raises(ValueError, match=r"noisy_hard_tanh: noise='gauss' is not one of "
-                                         r"\('half_normal', 'normal'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"noisy_hard_tanh: noise='gauss' is not one of "
+        r"\('half_normal', 'normal'\)",
+    ):
         rj.noisy_hard_tanh(x, key, noise="gauss")
     with pytest.raises(ValueError, match=r"noisy_hard_tanh: residual='all' is not one of"):
         rj.noisy_hard_tanh(x, key, residual="all")
@@ -466,8 +513,11 @@ def test_errors_name_the_function_the_argument_and_the_fix(key):
         rj.noisy_hard_sigmoid(x, key, c=-0.5)
     with pytest.raises(ValueError, match=r"c must be >= 0.*minimum -1"):
         rj.noisy_hard_tanh(x, key, c=jnp.array([0.5, -1.0, 0.5]))
-    with pytest.raises(ValueError, match=r"noisy_hard_tanh: p with shape \(4,\) does not broadcast "
-                                         r"to x's shape \(4, 3\).*shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"noisy_hard_tanh: p with shape \(4,\) does not broadcast "
+        r"to x's shape \(4, 3\).*shape \(3,\)",
+    ):
         rj.noisy_hard_tanh(x, key, p=jnp.ones(4))
     with pytest.raises(TypeError, match=r"noisy_hard_tanh: alpha must be a float.*int32"):
         rj.noisy_hard_tanh(x, key, alpha=jnp.array(1))

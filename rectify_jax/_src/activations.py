@@ -209,7 +209,7 @@ def softplus(x: ArrayLike) -> jax.Array:
 
     Examples:
       >>> rj.softplus(jnp.array([-100.0, 0.0, 100.0]))
-      Array([0.       , 0.6931472, 100.       ], dtype=float32)
+      Array([  0.       ,   0.6931472, 100.       ], dtype=float32)
 
     References:
       Dugas, Bengio, Belisle, Nadeau & Garcia 2001, "Incorporating Second-Order
@@ -236,6 +236,10 @@ def sigmoid(x: ArrayLike) -> jax.Array:
       >>> rj.sigmoid(jnp.array([0.0]))
       Array([0.5], dtype=float32)
 
+    References:
+      Rumelhart, Hinton & Williams 1986, "Learning representations by
+      back-propagating errors".
+
     See also:
       :func:`hard_sigmoid`, :func:`noisy_hard_sigmoid`
     """
@@ -259,6 +263,10 @@ def tanh(x: ArrayLike) -> jax.Array:
     Examples:
       >>> rj.tanh(jnp.array([0.0]))
       Array([0.], dtype=float32)
+
+    References:
+      LeCun, Bottou, Orr & Mueller 1998, "Efficient BackProp" (why tanh, zero-mean,
+      beats the logistic sigmoid in hidden layers).
 
     See also:
       :func:`hard_tanh`, :func:`noisy_hard_tanh`, :func:`tlu`

@@ -1,0 +1,36 @@
+"""The public API: what is exported, and that every public function documents itself."""
+
+import inspect
+
+import pytest
+
+import rectify_jax as rj
+
+PUBLIC = [getattr(rj, name) for name in rj.__all__]
+FUNCTIONS = [f for f in PUBLIC if inspect.isfunction(f)]
+
+
+def test_all_is_exactly_the_public_names():
+    public = {n for n in dir(rj) if not n.startswith("_")}
+    assert set(rj.__all__) == public - {"annotations"}
+    assert len(FUNCTIONS) == 20
+
+
+@pytest.mark.parametrize("f", FUNCTIONS + [rj.NoisyUnit], ids=lambda f: f.__name__)
+def test_docstring_has_formula_source_args_returns_and_example(f):
+    doc = inspect.getdoc(f)
+    assert ".. math::" in doc
+    assert "References:" in doc or "Gulcehre" in doc
+    assert ">>> " in doc  # run by the doctest collection of the test suite
+    if f is not rj.NoisyUnit:
+        assert "Args:" in doc and "Returns:" in doc
+        for name in inspect.signature(f).parameters:
+            assert f"{name}:" in doc, f"{f.__name__}: argument {name} undocumented"
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_hyperparameters_are_keyword_only(f):
+    params = list(inspect.signature(f).parameters.values())
+    positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional[0] == "x"
+    assert set(positional[1:]) <= {"key", "negative_slope", "alpha"}, positional
