@@ -103,8 +103,9 @@ def _noisy_bwd(unit, noise, residual, res, g):
     delta, ddelta = h - u, dh - du
     s = jax.nn.sigmoid(pc * delta)
     k = g * jnp.sign(delta) * jnp.sign(1 - ac) * eps  # g * d(x) * eps
-    k_s = k * 2 * cc * (s - 0.5) * s * (1 - s)  # times dsigma/d(p*Delta) / p ... see SPEC §2.1
-    gx = g * (dh + (ac - 1) * ddelta) + k_s * pc * ddelta  # nonlinear + linear, stochastic
+    k_s = k * 2 * cc * (s - 0.5) * s * (1 - s)  # g d eps dsigma/dz at z = p * Delta
+    # alpha h' + (1 - alpha) u' (nonlinear + linear paths), then the stochastic path
+    gx = g * (dh + (ac - 1) * ddelta) + k_s * pc * ddelta
     return (
         gx.astype(x.dtype),
         None,
