@@ -8,6 +8,8 @@ Pure functions with explicit PRNG keys::
     y = rj.noisy_hard_tanh(x, jax.random.key(0))
 """
 
+from rectify_jax import initializers as initializers
+from rectify_jax import schedules as schedules
 from rectify_jax._src.activations import elu as elu
 from rectify_jax._src.activations import hard_sigmoid as hard_sigmoid
 from rectify_jax._src.activations import hard_tanh as hard_tanh
@@ -49,6 +51,7 @@ __all__ = [
     "elu",
     "hard_sigmoid",
     "hard_tanh",
+    "initializers",
     "input_noisy_hard_sigmoid",
     "input_noisy_hard_tanh",
     "leaky_relu",
@@ -62,6 +65,7 @@ __all__ = [
     "rrelu",
     "saturated_input_noisy_hard_sigmoid",
     "saturated_input_noisy_hard_tanh",
+    "schedules",
     "sigmoid",
     "softplus",
     "tanh",

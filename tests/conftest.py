@@ -1,14 +1,10 @@
-"""Shared fixtures: a seeded key that reports its seed, doctest names, hypothesis profile."""
+"""Shared fixtures: a seeded key that reports its seed; the hypothesis profile."""
 
 import os
 
 import hypothesis
 import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
-
-import rectify_jax as rj
 
 # Fixed-seed property tests: the same examples on every run and machine.
 hypothesis.settings.register_profile(
@@ -35,7 +31,3 @@ def key(seed):
     """A typed PRNG key; the seed is printed, so a failing test shows it."""
     return jax.random.key(seed)
 
-
-@pytest.fixture(autouse=True)
-def _doctest_names(doctest_namespace):
-    doctest_namespace.update(jax=jax, jnp=jnp, np=np, rj=rj)

@@ -1,0 +1,132 @@
+"""Noisy recurrent cells as pure step functions, shared by the linen and NNX modules.
+
+Each cell is a parameter layout (name -> shape and role) and a step
+``(params, carry, x, key) -> (carry, y)``. The frameworks only create the
+parameters and supply the key; the math lives here once, so linen and NNX cells
+give identical outputs for identical parameters and keys.
+
+Every sigmoid gate is a :func:`noisy_hard_sigmoid` and every tanh a
+:func:`noisy_hard_tanh`, as in the LSTM experiments of Gulcehre et al. (2016),
+each with its own learned noise slope ``p`` (one per hidden unit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from rectify_jax._src import noise as noise_lib
+from rectify_jax._src import validation as v
+from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, RESIDUALS
+
+# Roles pick the initialiser: "kernel", "recurrent", "bias" or "p".
+LSTM_P = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_output")
+GRU_P = ("reset_gate", "update_gate", "candidate")
+
+
+def lstm_layout(in_features: int, hidden: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Parameter name -> (shape, role) of :func:`noisy_lstm_step`; gates in order i, f, g, o."""
+    return {
+        "input_kernel": ((in_features, 4 * hidden), "kernel"),
+        "recurrent_kernel": ((hidden, 4 * hidden), "recurrent"),
+        "bias": ((4 * hidden,), "bias"),
+        "p": ((len(LSTM_P), hidden), "p"),
+    }
+
+
+def gru_layout(in_features: int, hidden: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Parameter name -> (shape, role) of :func:`noisy_gru_step`; gates in order r, z, n."""
+    return {
+        "input_kernel": ((in_features, 3 * hidden), "kernel"),
+        "recurrent_kernel": ((hidden, 3 * hidden), "recurrent"),
+        "bias": ((3 * hidden,), "bias"),
+        "recurrent_bias": ((hidden,), "bias"),
+        "p": ((len(GRU_P), hidden), "p"),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseConfig:
+    """Static hyperparameters of the noisy units inside a cell.
+
+    Attributes:
+      noise: ``"half_normal"`` (NAH) or ``"normal"`` (NAN).
+      gate_alpha: alpha of the noisy hard-sigmoid gates (default 1.1).
+      tanh_alpha: alpha of the noisy hard tanh units (default 1.15).
+      residual: ``"noise"`` or ``"key"``, what each unit keeps for the backward pass.
+    """
+
+    noise: str = "half_normal"
+    gate_alpha: float = 1.1
+    tanh_alpha: float = 1.15
+    residual: str = "noise"
+
+    def check(self, fn: str) -> None:
+        v.one_of(fn, "noise", self.noise, noise_lib.NOISE_KINDS)
+        v.one_of(fn, "residual", self.residual, RESIDUALS)
+
+
+class _Units:
+    """The noisy gate and squashing functions of one step, with their keys."""
+
+    def __init__(self, config, key, n, gate_c, tanh_c, deterministic):
+        self.config, self.gate_c, self.tanh_c = config, gate_c, tanh_c
+        self.deterministic = deterministic
+        self.keys = [None] * n if deterministic else list(jax.random.split(key, n))
+
+    def _apply(self, unit, z, i, p, alpha, c):
+        cfg = self.config
+        return unit(z, self.keys[i], p=p[i], alpha=alpha, c=c, noise=cfg.noise,
+                    deterministic=self.deterministic, residual=cfg.residual)
+
+    def gate(self, z, i, p):
+        return self._apply(HARD_SIGMOID_UNIT, z, i, p, self.config.gate_alpha, self.gate_c)
+
+    def squash(self, z, i, p):
+        return self._apply(HARD_TANH_UNIT, z, i, p, self.config.tanh_alpha, self.tanh_c)
+
+
+def _cast(params, dtype):
+    return {k: jnp.asarray(w).astype(dtype) for k, w in params.items()}
+
+
+def noisy_lstm_step(params, carry, x, key, *, gate_c, tanh_c, config: NoiseConfig,
+                    deterministic: bool):
+    r"""One step of the noisy LSTM; ``carry = (c, h)`` as in ``flax.linen.LSTMCell``.
+
+    .. math::
+      i, f, o = \tilde\sigma(W_x x + W_h h + b), \quad g = \tilde{t}(\cdot), \quad
+      c' = f c + i g, \quad h' = o\,\tilde{t}(c')
+
+    with :math:`\tilde\sigma` the noisy hard sigmoid and :math:`\tilde t` the noisy hard tanh.
+    """
+    c, h = carry
+    w = _cast(params, x.dtype)
+    z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
+    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
+    units = _Units(config, key, len(LSTM_P), gate_c, tanh_c, deterministic)
+    p = w["p"]
+    i, f, o = units.gate(zi, 0, p), units.gate(zf, 1, p), units.gate(zo, 3, p)
+    new_c = f * c + i * units.squash(zg, 2, p)
+    new_h = o * units.squash(new_c, 4, p)
+    return (new_c, new_h), new_h
+
+
+def noisy_gru_step(params, h, x, key, *, gate_c, tanh_c, config: NoiseConfig, deterministic: bool):
+    r"""One step of the noisy GRU, in the gate convention of ``flax.linen.GRUCell``.
+
+    .. math::
+      r, z = \tilde\sigma(W_x x + W_h h + b), \quad
+      n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h
+    """
+    w = _cast(params, x.dtype)
+    xr, xz, xn = jnp.split(x @ w["input_kernel"] + w["bias"], 3, axis=-1)
+    hr, hz, hn = jnp.split(h @ w["recurrent_kernel"], 3, axis=-1)
+    units = _Units(config, key, len(GRU_P), gate_c, tanh_c, deterministic)
+    p = w["p"]
+    r, z = units.gate(xr + hr, 0, p), units.gate(xz + hz, 1, p)
+    n = units.squash(xn + r * (hn + w["recurrent_bias"]), 2, p)
+    new_h = (1 - z) * n + z * h
+    return new_h, new_h

@@ -1,0 +1,47 @@
+"""Initialisers used by the modules, in the ``jax.nn.initializers`` calling convention."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def uniform_range(minval: float = -1.0, maxval: float = 1.0):
+    r"""Initialiser drawing i.i.d. :math:`U[\mathrm{minval}, \mathrm{maxval})` values.
+
+    The noisy units initialise their noise slope ``p`` with ``uniform_range(-1, 1)``
+    (Gulcehre et al. 2016). ``jax.nn.initializers.uniform(scale)`` covers only ``[0, scale)``.
+
+    Examples:
+      >>> w = rj.initializers.uniform_range(-1.0, 1.0)(jax.random.key(0), (1000,))
+      >>> bool((w.min() >= -1) & (w.max() < 1))
+      True
+    """
+    if not minval < maxval:
+        raise ValueError(f"uniform_range: need minval < maxval, got {minval} and {maxval}")
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, minval, maxval)
+
+    return init
+
+
+def identity(scale: float = 1.0):
+    r"""Initialiser returning ``scale`` times the identity matrix (square 2-D shapes only).
+
+    The IRNN (Le, Jaitly & Hinton 2015, arXiv:1504.00941) initialises its recurrent
+    kernel this way, so that at the start a ReLU RNN copies its state forward.
+
+    Examples:
+      >>> rj.initializers.identity(0.5)(jax.random.key(0), (2, 2))
+      Array([[0.5, 0. ],
+             [0. , 0.5]], dtype=float32)
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        del key
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"identity: needs a square 2-D shape, got {tuple(shape)}")
+        return scale * jnp.eye(shape[0], dtype=dtype)
+
+    return init

@@ -1,0 +1,6 @@
+"""Initialisers for the modules (``jax.nn.initializers`` convention)."""
+
+from rectify_jax._src.initializers import identity as identity
+from rectify_jax._src.initializers import uniform_range as uniform_range
+
+__all__ = ["identity", "uniform_range"]
