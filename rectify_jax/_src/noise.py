@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rectify_jax._src import validation as v
+
 NOISE_KINDS = ("half_normal", "normal")
 
 # E[eps] for eps = xi (normal) or |xi| (half-normal), xi ~ N(0, 1).
@@ -69,3 +71,9 @@ def sample(key: jax.Array, shape, kind: str, dtype) -> jax.Array:
     """Draws eps of the given kind: xi (``"normal"``) or |xi| (``"half_normal"``), xi ~ N(0, 1)."""
     xi = jax.random.normal(key, shape, dtype)
     return jnp.abs(xi) if kind == "half_normal" else xi
+
+
+def fill_noise_scale(fn: str, tree, c):
+    """Every leaf of ``tree`` (noise-scale arrays) replaced by ``c``, keeping dtype and shape."""
+    v.nonnegative(fn, "c", c)
+    return jax.tree.map(lambda s: jnp.broadcast_to(jnp.asarray(c, s.dtype), s.shape), tree)

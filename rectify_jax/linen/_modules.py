@@ -18,6 +18,7 @@ from rectify_jax._src.cells import (
     noisy_lstm_step,
 )
 from rectify_jax._src.initializers import identity, uniform_range
+from rectify_jax._src.noise import fill_noise_scale
 from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
 
 Initializer = Callable[..., jax.Array]
@@ -72,9 +73,7 @@ def set_noise_scale(variables: dict, c) -> dict:
         raise ValueError(
             f"set_noise_scale: variables has no {NOISE_SCALE!r} collection (it has "
             f"{sorted(variables)}); pass the full output of model.init, not only its 'params'")
-    scales = jax.tree.map(lambda s: jnp.broadcast_to(jnp.asarray(c, s.dtype), s.shape),
-                          variables[NOISE_SCALE])
-    return {**variables, NOISE_SCALE: scales}
+    return {**variables, NOISE_SCALE: fill_noise_scale("set_noise_scale", variables[NOISE_SCALE], c)}
 
 
 def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:

@@ -1,0 +1,45 @@
+"""flax.nnx modules and recurrent cells for rectify_jax.
+
+Randomness follows ``nnx.Dropout``: stochastic modules take ``rngs`` in the
+constructor (an ``nnx.Rngs`` whose ``"noise"`` stream is used, falling back to
+``default``; an ``RngStream``; or a key) and optionally at call time, honour
+``deterministic`` and follow ``model.eval()`` / ``model.train()``.
+
+Annealing: each noisy module keeps its noise scale ``c`` in a :class:`NoiseScale`
+variable; :func:`set_noise_scale` sets them all (inside ``nnx.jit``, without
+recompiling). ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it alone.
+"""
+
+from rectify_jax.nnx._modules import TLU as TLU
+from rectify_jax.nnx._modules import InputNoisy as InputNoisy
+from rectify_jax.nnx._modules import IRNNCell as IRNNCell
+from rectify_jax.nnx._modules import LearnedInputNoisy as LearnedInputNoisy
+from rectify_jax.nnx._modules import NoiseScale as NoiseScale
+from rectify_jax.nnx._modules import NoisyActivation as NoisyActivation
+from rectify_jax.nnx._modules import NoisyGRUCell as NoisyGRUCell
+from rectify_jax.nnx._modules import NoisyHardSigmoid as NoisyHardSigmoid
+from rectify_jax.nnx._modules import NoisyHardTanh as NoisyHardTanh
+from rectify_jax.nnx._modules import NoisyLSTMCell as NoisyLSTMCell
+from rectify_jax.nnx._modules import NReLU as NReLU
+from rectify_jax.nnx._modules import PReLU as PReLU
+from rectify_jax.nnx._modules import RReLU as RReLU
+from rectify_jax.nnx._modules import SaturatedInputNoisy as SaturatedInputNoisy
+from rectify_jax.nnx._modules import set_noise_scale as set_noise_scale
+
+__all__ = [
+    "IRNNCell",
+    "InputNoisy",
+    "LearnedInputNoisy",
+    "NReLU",
+    "NoiseScale",
+    "NoisyActivation",
+    "NoisyGRUCell",
+    "NoisyHardSigmoid",
+    "NoisyHardTanh",
+    "NoisyLSTMCell",
+    "PReLU",
+    "RReLU",
+    "SaturatedInputNoisy",
+    "TLU",
+    "set_noise_scale",
+]
