@@ -30,4 +30,3 @@ def seed():
 def key(seed):
     """A typed PRNG key; the seed is printed, so a failing test shows it."""
     return jax.random.key(seed)
-

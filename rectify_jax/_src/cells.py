@@ -78,8 +78,16 @@ class _Units:
 
     def _apply(self, unit, z, i, p, alpha, c):
         cfg = self.config
-        return unit(z, self.keys[i], p=p[i], alpha=alpha, c=c, noise=cfg.noise,
-                    deterministic=self.deterministic, residual=cfg.residual)
+        return unit(
+            z,
+            self.keys[i],
+            p=p[i],
+            alpha=alpha,
+            c=c,
+            noise=cfg.noise,
+            deterministic=self.deterministic,
+            residual=cfg.residual,
+        )
 
     def gate(self, z, i, p):
         return self._apply(HARD_SIGMOID_UNIT, z, i, p, self.config.gate_alpha, self.gate_c)
@@ -92,8 +100,9 @@ def _cast(params, dtype):
     return {k: jnp.asarray(w).astype(dtype) for k, w in params.items()}
 
 
-def noisy_lstm_step(params, carry, x, key, *, gate_c, tanh_c, config: NoiseConfig,
-                    deterministic: bool):
+def noisy_lstm_step(
+    params, carry, x, key, *, gate_c, tanh_c, config: NoiseConfig, deterministic: bool
+):
     r"""One step of the noisy LSTM; ``carry = (c, h)`` as in ``flax.linen.LSTMCell``.
 
     .. math::

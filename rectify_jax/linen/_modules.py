@@ -40,7 +40,8 @@ def _noise_key(module: nn.Module, deterministic: bool, rng: jax.Array | None) ->
             f"{type(module).__name__}: deterministic=False but no PRNG stream {col!r} was "
             f"given. Pass it to init and apply, e.g. model.init({{'params': k1, '{col}': k2}}, x) "
             f"and model.apply(variables, x, rngs={{'{col}': key}}), or set deterministic=True "
-            "(test time).")
+            "(test time)."
+        )
     return module.make_rng(col)
 
 
@@ -72,8 +73,12 @@ def set_noise_scale(variables: dict, c) -> dict:
     if NOISE_SCALE not in variables:
         raise ValueError(
             f"set_noise_scale: variables has no {NOISE_SCALE!r} collection (it has "
-            f"{sorted(variables)}); pass the full output of model.init, not only its 'params'")
-    return {**variables, NOISE_SCALE: fill_noise_scale("set_noise_scale", variables[NOISE_SCALE], c)}
+            f"{sorted(variables)}); pass the full output of model.init, not only its 'params'"
+        )
+    return {
+        **variables,
+        NOISE_SCALE: fill_noise_scale("set_noise_scale", variables[NOISE_SCALE], c),
+    }
 
 
 def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:
@@ -154,8 +159,9 @@ class TLU(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         alpha = self.alpha
         if self.learn_alpha:
-            alpha = self.param("alpha", nn.initializers.constant(self.alpha),
-                               (jnp.shape(x)[-1],), self.param_dtype)
+            alpha = self.param(
+                "alpha", nn.initializers.constant(self.alpha), (jnp.shape(x)[-1],), self.param_dtype
+            )
             alpha = alpha.astype(jnp.asarray(x).dtype)
         return activations.tlu(x, alpha=alpha)
 
@@ -187,8 +193,9 @@ class RReLU(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return stochastic.rrelu(x, _noise_key(self, det, rng), lower=self.lower, upper=self.upper,
-                                deterministic=det)
+        return stochastic.rrelu(
+            x, _noise_key(self, det, rng), lower=self.lower, upper=self.upper, deterministic=det
+        )
 
 
 class NReLU(nn.Module):
@@ -254,10 +261,15 @@ class NoisyActivation(nn.Module):
         p = self.param("p", self.p_init, (jnp.shape(x)[-1],), self.param_dtype)
         stored_c = _noise_scale(self, self.unit.c if self.c is None else self.c)
         return self.unit(
-            x, _noise_key(self, det, rng), p=p.astype(jnp.asarray(x).dtype),
+            x,
+            _noise_key(self, det, rng),
+            p=p.astype(jnp.asarray(x).dtype),
             alpha=self.unit.alpha if self.alpha is None else self.alpha,
-            c=stored_c if c is None else c, noise=self.noise, deterministic=det,
-            residual=self.residual)
+            c=stored_c if c is None else c,
+            noise=self.noise,
+            deterministic=det,
+            residual=self.residual,
+        )
 
 
 class NoisyHardTanh(NoisyActivation):
@@ -330,8 +342,9 @@ class SaturatedInputNoisy(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return self.unit.saturated_input_noise(x, _noise_key(self, det, rng), s=self.s,
-                                               deterministic=det)
+        return self.unit.saturated_input_noise(
+            x, _noise_key(self, det, rng), s=self.s, deterministic=det
+        )
 
 
 class LearnedInputNoisy(nn.Module):
@@ -358,8 +371,12 @@ class LearnedInputNoisy(nn.Module):
         p = self.param("p", self.p_init, (jnp.shape(x)[-1],), self.param_dtype)
         stored_c = _noise_scale(self, self.unit.c if self.c is None else self.c)
         return self.unit.learned_input_noise(
-            x, _noise_key(self, det, rng), p=p.astype(jnp.asarray(x).dtype),
-            c=stored_c if c is None else c, deterministic=det)
+            x,
+            _noise_key(self, det, rng),
+            p=p.astype(jnp.asarray(x).dtype),
+            c=stored_c if c is None else c,
+            deterministic=det,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -386,18 +403,29 @@ class _NoisyCell(nn.RNNCellBase):
     _step = staticmethod(noisy_lstm_step)
 
     @nn.compact
-    def __call__(self, carry, x):
+    def __call__(self, carry, x, *, rng=None):
         config = NoiseConfig(self.noise, self.gate_alpha, self.tanh_alpha, self.residual)
         config.check(type(self).__name__)
-        inits = {"kernel": self.kernel_init, "recurrent": self.recurrent_kernel_init,
-                 "bias": self.bias_init, "p": self.p_init}
-        params = {name: self.param(name, inits[role], shape, self.param_dtype)
-                  for name, (shape, role) in self._layout(jnp.shape(x)[-1], self.features).items()}
+        inits = {
+            "kernel": self.kernel_init,
+            "recurrent": self.recurrent_kernel_init,
+            "bias": self.bias_init,
+            "p": self.p_init,
+        }
+        params = {
+            name: self.param(name, inits[role], shape, self.param_dtype)
+            for name, (shape, role) in self._layout(jnp.shape(x)[-1], self.features).items()
+        }
         return self._step(
-            params, carry, x, _noise_key(self, self.deterministic, None),
+            params,
+            carry,
+            x,
+            _noise_key(self, self.deterministic, rng),
             gate_c=_noise_scale(self, self.gate_c, "gate_c"),
-            tanh_c=_noise_scale(self, self.tanh_c, "tanh_c"), config=config,
-            deterministic=self.deterministic)
+            tanh_c=_noise_scale(self, self.tanh_c, "tanh_c"),
+            config=config,
+            deterministic=self.deterministic,
+        )
 
     @property
     def num_feature_axes(self) -> int:
@@ -416,7 +444,8 @@ class NoisyLSTMCell(_NoisyCell):
     output tanh) has its own learned ``p`` per hidden unit; the noise scales
     ``gate_c`` and ``tanh_c`` live in the ``"noise_scale"`` collection
     (:func:`set_noise_scale` anneals them). Use it with :func:`rnn`, which gives every
-    time step fresh noise. Set ``deterministic=True`` for the test-time cell.
+    time step fresh noise. Set ``deterministic=True`` for the test-time cell. Called
+    by hand, ``cell(carry, x, rng=key)`` uses ``key`` instead of the ``"noise"`` stream.
 
     Attributes:
       features: hidden size.

@@ -12,7 +12,13 @@ from flax import nnx
 from rectify_jax._src import activations, stochastic
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
-from rectify_jax._src.cells import NoiseConfig, gru_layout, lstm_layout, noisy_gru_step, noisy_lstm_step
+from rectify_jax._src.cells import (
+    NoiseConfig,
+    gru_layout,
+    lstm_layout,
+    noisy_gru_step,
+    noisy_lstm_step,
+)
 from rectify_jax._src.initializers import identity, uniform_range
 from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, RESIDUALS, NoisyUnit
 
@@ -54,8 +60,10 @@ def _stream(owner: str, rngs, collection: str):
         return rngs.fork()
     if isinstance(rngs, jax.Array):
         return nnx.RngStream(noise_lib.as_key(owner, rngs), tag=collection)
-    raise TypeError(f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream, a PRNG key or None, "
-                    f"got {type(rngs).__name__}")
+    raise TypeError(
+        f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream, a PRNG key or None, "
+        f"got {type(rngs).__name__}"
+    )
 
 
 class _Stochastic(nnx.Module):
@@ -63,8 +71,9 @@ class _Stochastic(nnx.Module):
 
     def _key(self, deterministic: bool | None, rngs: RngSource):
         name = type(self).__name__
-        det = v.static_bool(name, "deterministic",
-                            self.deterministic if deterministic is None else deterministic)
+        det = v.static_bool(
+            name, "deterministic", self.deterministic if deterministic is None else deterministic
+        )
         if det:
             return True, None
         source = self.rngs if rngs is None else rngs
@@ -78,7 +87,8 @@ class _Stochastic(nnx.Module):
                 f"  1. pass rngs=nnx.Rngs({self.rng_collection}=seed) (or nnx.Rngs(seed)) to "
                 f"the constructor,\n"
                 f"  2. pass rngs= (an nnx.Rngs, RngStream or key) to the call, or\n"
-                f"  3. call model.eval() or pass deterministic=True for the test-time function.")
+                f"  3. call model.eval() or pass deterministic=True for the test-time function."
+            )
         return False, source
 
 
@@ -95,7 +105,9 @@ class PReLU(nnx.Module):
       Array([[-1. ,  1. , -0.5]], dtype=float32)
     """
 
-    def __init__(self, features: int, *, alpha_init: float = 0.25, param_dtype: Dtype = jnp.float32):
+    def __init__(
+        self, features: int, *, alpha_init: float = 0.25, param_dtype: Dtype = jnp.float32
+    ):
         self.alpha = nnx.Param(jnp.full((features,), alpha_init, param_dtype))
 
     def __call__(self, x):
@@ -114,9 +126,12 @@ class TLU(nnx.Module):
       Array([-0.5], dtype=float32)
     """
 
-    def __init__(self, features: int | None = None, *, alpha: float = 1.0,
-                 param_dtype: Dtype = jnp.float32):
-        self.alpha = alpha if features is None else nnx.Param(jnp.full((features,), alpha, param_dtype))
+    def __init__(
+        self, features: int | None = None, *, alpha: float = 1.0, param_dtype: Dtype = jnp.float32
+    ):
+        self.alpha = (
+            alpha if features is None else nnx.Param(jnp.full((features,), alpha, param_dtype))
+        )
 
     def __call__(self, x):
         alpha = self.alpha
@@ -144,8 +159,15 @@ class RReLU(_Stochastic):
       Array([-1.8333334], dtype=float32)
     """
 
-    def __init__(self, *, lower: float = 1 / 8, upper: float = 1 / 3, deterministic: bool = False,
-                 rng_collection: str = "noise", rngs: RngSource = None):
+    def __init__(
+        self,
+        *,
+        lower: float = 1 / 8,
+        upper: float = 1 / 3,
+        deterministic: bool = False,
+        rng_collection: str = "noise",
+        rngs: RngSource = None,
+    ):
         self.lower, self.upper = lower, upper
         self.deterministic, self.rng_collection = deterministic, rng_collection
         self.rngs = _stream("RReLU", rngs, rng_collection)
@@ -165,8 +187,9 @@ class NReLU(_Stochastic):
       True
     """
 
-    def __init__(self, *, deterministic: bool = False, rng_collection: str = "noise",
-                 rngs: RngSource = None):
+    def __init__(
+        self, *, deterministic: bool = False, rng_collection: str = "noise", rngs: RngSource = None
+    ):
         self.deterministic, self.rng_collection = deterministic, rng_collection
         self.rngs = _stream("NReLU", rngs, rng_collection)
 
@@ -197,11 +220,21 @@ class NoisyActivation(_Stochastic):
       rngs: ``nnx.Rngs`` (``params`` initialises ``p``; ``noise`` or ``default`` draws noise).
     """
 
-    def __init__(self, features: int, *, unit: NoisyUnit = HARD_TANH_UNIT,
-                 alpha: float | None = None, c: float | None = None, noise: str = "half_normal",
-                 deterministic: bool = False, residual: str = "noise",
-                 p_init: Initializer = uniform_range(-1.0, 1.0), param_dtype: Dtype = jnp.float32,
-                 rng_collection: str = "noise", rngs: nnx.Rngs):
+    def __init__(
+        self,
+        features: int,
+        *,
+        unit: NoisyUnit = HARD_TANH_UNIT,
+        alpha: float | None = None,
+        c: float | None = None,
+        noise: str = "half_normal",
+        deterministic: bool = False,
+        residual: str = "noise",
+        p_init: Initializer = uniform_range(-1.0, 1.0),
+        param_dtype: Dtype = jnp.float32,
+        rng_collection: str = "noise",
+        rngs: nnx.Rngs,
+    ):
         name = type(self).__name__
         v.one_of(name, "noise", noise, noise_lib.NOISE_KINDS)
         v.one_of(name, "residual", residual, RESIDUALS)
@@ -214,9 +247,16 @@ class NoisyActivation(_Stochastic):
 
     def __call__(self, x, *, deterministic: bool | None = None, c=None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
-        return self.unit(x, key, p=self.p[...].astype(jnp.asarray(x).dtype), alpha=self.alpha,
-                         c=self.c[...] if c is None else c, noise=self.noise, deterministic=det,
-                         residual=self.residual)
+        return self.unit(
+            x,
+            key,
+            p=self.p[...].astype(jnp.asarray(x).dtype),
+            alpha=self.alpha,
+            c=self.c[...] if c is None else c,
+            noise=self.noise,
+            deterministic=det,
+            residual=self.residual,
+        )
 
 
 class NoisyHardTanh(NoisyActivation):
@@ -265,9 +305,15 @@ class InputNoisy(_Stochastic):
 
     _method = "input_noise"
 
-    def __init__(self, *, unit: NoisyUnit = HARD_TANH_UNIT, s: float = 0.05,
-                 deterministic: bool = False, rng_collection: str = "noise",
-                 rngs: RngSource = None):
+    def __init__(
+        self,
+        *,
+        unit: NoisyUnit = HARD_TANH_UNIT,
+        s: float = 0.05,
+        deterministic: bool = False,
+        rng_collection: str = "noise",
+        rngs: RngSource = None,
+    ):
         self.unit, self.s = unit, s
         self.deterministic, self.rng_collection = deterministic, rng_collection
         self.rngs = _stream(type(self).__name__, rngs, rng_collection)
@@ -304,10 +350,18 @@ class LearnedInputNoisy(_Stochastic):
       ((4,), Array(0.5, dtype=float32))
     """
 
-    def __init__(self, features: int, *, unit: NoisyUnit = HARD_TANH_UNIT, c: float | None = None,
-                 deterministic: bool = False, p_init: Initializer = uniform_range(-1.0, 1.0),
-                 param_dtype: Dtype = jnp.float32, rng_collection: str = "noise",
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        features: int,
+        *,
+        unit: NoisyUnit = HARD_TANH_UNIT,
+        c: float | None = None,
+        deterministic: bool = False,
+        p_init: Initializer = uniform_range(-1.0, 1.0),
+        param_dtype: Dtype = jnp.float32,
+        rng_collection: str = "noise",
+        rngs: nnx.Rngs,
+    ):
         self.unit = unit
         self.deterministic, self.rng_collection = deterministic, rng_collection
         self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
@@ -317,28 +371,48 @@ class LearnedInputNoisy(_Stochastic):
     def __call__(self, x, *, deterministic: bool | None = None, c=None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
         return self.unit.learned_input_noise(
-            x, key, p=self.p[...].astype(jnp.asarray(x).dtype), c=self.c[...] if c is None else c,
-            deterministic=det)
+            x,
+            key,
+            p=self.p[...].astype(jnp.asarray(x).dtype),
+            c=self.c[...] if c is None else c,
+            deterministic=det,
+        )
 
 
 class _NoisyCell(nnx.RNNCellBase, _Stochastic):
     _layout = staticmethod(lstm_layout)
     _step = staticmethod(noisy_lstm_step)
 
-    def __init__(self, in_features: int, hidden_features: int, *, noise: str = "half_normal",
-                 gate_alpha: float = 1.1, tanh_alpha: float = 1.15, gate_c: float = 0.15,
-                 tanh_c: float = 0.5, deterministic: bool = False, residual: str = "noise",
-                 kernel_init: Initializer = nnx.initializers.lecun_normal(),
-                 recurrent_kernel_init: Initializer = nnx.initializers.orthogonal(),
-                 bias_init: Initializer = nnx.initializers.zeros_init(),
-                 p_init: Initializer = uniform_range(-1.0, 1.0), param_dtype: Dtype = jnp.float32,
-                 rng_collection: str = "noise", rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        *,
+        noise: str = "half_normal",
+        gate_alpha: float = 1.1,
+        tanh_alpha: float = 1.15,
+        gate_c: float = 0.15,
+        tanh_c: float = 0.5,
+        deterministic: bool = False,
+        residual: str = "noise",
+        kernel_init: Initializer = nnx.initializers.lecun_normal(),
+        recurrent_kernel_init: Initializer = nnx.initializers.orthogonal(),
+        bias_init: Initializer = nnx.initializers.zeros_init(),
+        p_init: Initializer = uniform_range(-1.0, 1.0),
+        param_dtype: Dtype = jnp.float32,
+        rng_collection: str = "noise",
+        rngs: nnx.Rngs,
+    ):
         self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual)
         self.config.check(type(self).__name__)
         self.in_features, self.hidden_features = in_features, hidden_features
         self.param_dtype = param_dtype
-        inits = {"kernel": kernel_init, "recurrent": recurrent_kernel_init, "bias": bias_init,
-                 "p": p_init}
+        inits = {
+            "kernel": kernel_init,
+            "recurrent": recurrent_kernel_init,
+            "bias": bias_init,
+            "p": p_init,
+        }
         self._names = tuple(self._layout(in_features, hidden_features))
         for name, (shape, role) in self._layout(in_features, hidden_features).items():
             setattr(self, name, nnx.Param(inits[role](rngs.params(), shape, param_dtype)))
@@ -347,11 +421,19 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
         self.deterministic, self.rng_collection = deterministic, rng_collection
         self.rngs = _stream(type(self).__name__, rngs, rng_collection)
 
-    def __call__(self, carry, x):
-        det, key = self._key(None, None)
+    def __call__(self, carry, x, *, rngs: RngSource = None):
+        det, key = self._key(None, rngs)
         params = {name: getattr(self, name)[...] for name in self._names}
-        return self._step(params, carry, x, key, gate_c=self.gate_c[...],
-                          tanh_c=self.tanh_c[...], config=self.config, deterministic=det)
+        return self._step(
+            params,
+            carry,
+            x,
+            key,
+            gate_c=self.gate_c[...],
+            tanh_c=self.tanh_c[...],
+            config=self.config,
+            deterministic=det,
+        )
 
     def _zeros(self, input_shape):
         return jnp.zeros((*input_shape[:-1], self.hidden_features), self.param_dtype)
@@ -368,6 +450,7 @@ class NoisyLSTMCell(_NoisyCell):
     and math; see there). Each call draws one key from its ``"noise"`` stream, so
     under ``nnx.RNN`` (which carries the stream's counter through the scan) every
     time step gets fresh noise. ``model.eval()`` switches to the test-time cell.
+    ``cell(carry, x, rngs=key)`` uses ``key`` instead of the cell's stream.
 
     Examples:
       >>> from flax import nnx
@@ -419,9 +502,17 @@ class IRNNCell(nnx.SimpleCell):
              [0. , 0. , 0.5]], dtype=float32)
     """
 
-    def __init__(self, in_features: int, hidden_features: int, *, scale: float = 1.0,
-                 rngs: nnx.Rngs, **kwargs):
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        *,
+        scale: float = 1.0,
+        rngs: nnx.Rngs,
+        **kwargs,
+    ):
         kwargs.setdefault("activation_fn", activations.relu)
         kwargs.setdefault("bias_init", nnx.initializers.zeros_init())
-        super().__init__(in_features, hidden_features, recurrent_kernel_init=identity(scale),
-                         rngs=rngs, **kwargs)
+        super().__init__(
+            in_features, hidden_features, recurrent_kernel_init=identity(scale), rngs=rngs, **kwargs
+        )
