@@ -137,6 +137,4 @@ def test_annealed_nnx_train_step_compiles_once_over_50_steps():
         assert bool(jnp.isfinite(step(model, opt, i)))
         assert float(model.a1.c[...]) == pytest.approx(float(schedule(i)))
     assert len(traces) == 1
-    chex.assert_trees_all_equal_shapes(
-        nnx.state(model, rjx.NoiseScale), {"a1": {"c": jnp.zeros(())}}
-    )
+    assert nnx.to_pure_dict(nnx.state(model, rjx.NoiseScale)).keys() == {"a1"}  # not trained
