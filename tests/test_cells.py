@@ -1,0 +1,342 @@
+"""Recurrent cells in linen and NNX: same math, fresh noise per step, training, checkpoints."""
+
+import flax.linen as nn
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import rectify_jax as rj
+from rectify_jax import linen as rjl
+from rectify_jax import nnx as rjx
+
+B, T, IN, H = 3, 6, 4, 5
+XS = 2.0 * jax.random.normal(jax.random.key(42), (B, T, IN))
+
+CELLS = {
+    "lstm": (rjl.NoisyLSTMCell, rjx.NoisyLSTMCell),
+    "gru": (rjl.NoisyGRUCell, rjx.NoisyGRUCell),
+}
+
+
+def linen_and_nnx(kind, **kwargs):
+    """The same cell in both frameworks, with the linen parameters copied into NNX."""
+    linen_cls, nnx_cls = CELLS[kind]
+    lcell = linen_cls(features=H, **kwargs)
+    carry = lcell.initialize_carry(jax.random.key(0), (B, IN))
+    variables = lcell.init(
+        {"params": jax.random.key(1), "noise": jax.random.key(2)}, carry, XS[:, 0]
+    )
+    xcell = nnx_cls(IN, H, rngs=nnx.Rngs(7), **kwargs)
+    for name, value in variables["params"].items():
+        getattr(xcell, name)[...] = value
+    return lcell, variables, xcell, carry
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("noise", rj.NOISE_KINDS)
+def test_linen_and_nnx_cells_agree_for_the_same_parameters_and_key(kind, noise, key):
+    lcell, variables, xcell, carry = linen_and_nnx(kind, noise=noise)
+    for t in range(3):
+        k = jax.random.fold_in(key, t)
+        lcarry, ly = lcell.apply(variables, carry, XS[:, t], rng=k)
+        xcarry, xy = xcell(carry, XS[:, t], rngs=k)
+        np.testing.assert_allclose(ly, xy, rtol=1e-6, atol=1e-7)
+        for a, b in zip(jax.tree.leaves(lcarry), jax.tree.leaves(xcarry), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        carry = lcarry
+    # and noise is really on: another key gives another output
+    assert not np.allclose(
+        lcell.apply(variables, carry, XS[:, 0], rng=key)[1],
+        lcell.apply(variables, carry, XS[:, 0], rng=jax.random.fold_in(key, 9))[1],
+    )
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_deterministic_cells_agree_and_follow_eval(kind):
+    lcell, variables, xcell, carry = linen_and_nnx(kind, deterministic=True)
+    _, ly = lcell.apply(variables, carry, XS[:, 0])
+    xcell.train()
+    assert not np.allclose(xcell(carry, XS[:, 0])[1], ly)
+    xcell.eval()
+    np.testing.assert_allclose(xcell(carry, XS[:, 0])[1], ly, rtol=1e-6, atol=1e-7)
+
+
+def test_noisy_lstm_matches_a_hand_written_step(key):
+    lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal")
+    w = variables["params"]
+    c, h = carry
+    x = XS[:, 0]
+    zi, zf, zg, zo = jnp.split(x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"], 4, -1)
+    ki, kf, kg, ko, kc = jax.random.split(key, 5)
+    p = w["p"]
+    sig = lambda z, k, p: rj.noisy_hard_sigmoid(z, k, p=p, noise="normal")  # noqa: E731
+    tanh = lambda z, k, p: rj.noisy_hard_tanh(z, k, p=p, noise="normal")  # noqa: E731
+    new_c = sig(zf, kf, p[1]) * c + sig(zi, ki, p[0]) * tanh(zg, kg, p[2])
+    new_h = sig(zo, ko, p[3]) * tanh(new_c, kc, p[4])
+    (got_c, got_h), _ = lcell.apply(variables, carry, x, rng=key)
+    np.testing.assert_allclose(got_c, new_c, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got_h, new_h, rtol=1e-6, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------
+# Fresh noise at every time step and for every sequence.
+
+
+class ProbeCell(nn.RNNCellBase):
+    """Emits a saturated noisy hard tanh of a constant: the noise is all that changes."""
+
+    @nn.compact
+    def __call__(self, carry, x):
+        return carry, rjl.NoisyHardTanh(deterministic=False)(jnp.full_like(x, 5.0))
+
+    @nn.nowrap
+    def initialize_carry(self, rng, input_shape):
+        return jnp.zeros(input_shape[:-1])
+
+    @property
+    def num_feature_axes(self):
+        return 1
+
+
+def _probe(model, x):
+    variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, x)
+    return jax.jit(lambda x: model.apply(variables, x, rngs={"noise": jax.random.key(2)}))(x)
+
+
+def test_linen_rnn_helper_gives_fresh_noise_per_step_and_per_sequence():
+    x = jnp.zeros((B, T, 1))
+    ys = _probe(rjl.rnn(ProbeCell()), x)[..., 0]  # (batch, time)
+    assert len(np.unique(np.asarray(ys))) == B * T  # every step and sequence its own draw
+    # What the helper fixes: without splitting the stream, every step repeats the noise.
+    same = nn.RNN(
+        ProbeCell(),
+        split_rngs={"params": False, "noise": False},
+        variable_broadcast=["params", rjl.NOISE_SCALE],
+    )
+    ys_same = _probe(same, x)[..., 0]
+    np.testing.assert_array_equal(ys_same, jnp.broadcast_to(ys_same[:, :1], ys_same.shape))
+
+
+class NNXProbeCell(nnx.RNNCellBase):
+    def __init__(self, rngs):
+        self.act = rjx.NoisyHardTanh(1, rngs=rngs)
+
+    def __call__(self, carry, x):
+        return carry, self.act(jnp.full_like(x, 5.0))
+
+    def initialize_carry(self, input_shape, rngs=None):
+        return jnp.zeros(input_shape[:-1])
+
+    @property
+    def num_feature_axes(self):
+        return 1
+
+
+def test_nnx_rnn_gives_fresh_noise_per_step_and_per_sequence():
+    model = nnx.RNN(NNXProbeCell(nnx.Rngs(0)))
+    ys = nnx.jit(lambda m, x: m(x))(model, jnp.zeros((B, T, 1)))[..., 0]
+    assert len(np.unique(np.asarray(ys))) == B * T
+    ys2 = nnx.jit(lambda m, x: m(x))(model, jnp.zeros((B, T, 1)))[..., 0]
+    assert not np.array_equal(ys, ys2)  # the stream advanced between calls
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_real_cells_run_under_rnn_and_jit_in_both_frameworks(kind):
+    linen_cls, nnx_cls = CELLS[kind]
+    model = rjl.rnn(linen_cls(features=H))
+    ys = _probe(model, XS)
+    assert ys.shape == (B, T, H) and bool(jnp.all(jnp.isfinite(ys)))
+    xmodel = nnx.RNN(nnx_cls(IN, H, rngs=nnx.Rngs(0)))
+    ys = nnx.jit(lambda m, x: m(x))(xmodel, XS)
+    assert ys.shape == (B, T, H) and bool(jnp.all(jnp.isfinite(ys)))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_bfloat16_inputs_and_carry_stay_bfloat16(kind):
+    linen_cls, nnx_cls = CELLS[kind]
+    cell = linen_cls(features=H)
+    x = XS[:, 0].astype(jnp.bfloat16)
+    carry = jax.tree.map(lambda c: c.astype(jnp.bfloat16), cell.initialize_carry(None, x.shape))
+    variables = cell.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, carry, x)
+    new_carry, y = cell.apply(variables, carry, x, rng=jax.random.key(2))
+    assert y.dtype == jnp.bfloat16
+    assert all(c.dtype == jnp.bfloat16 for c in jax.tree.leaves(new_carry))
+    assert jax.tree.leaves(variables["params"])[0].dtype == jnp.float32
+    xcell = nnx_cls(IN, H, rngs=nnx.Rngs(0))
+    assert xcell(carry, x)[1].dtype == jnp.bfloat16
+
+
+# --------------------------------------------------------------------------------------
+# Plain flax cells with our activations, and the IRNN.
+
+
+@pytest.mark.parametrize("act", [rj.tanh, rj.tlu, rj.elu, rj.leaky_relu], ids=lambda f: f.__name__)
+def test_candidate_activation_grus_are_one_line_each(act):
+    lcell = nn.GRUCell(features=H, activation_fn=act)  # the one line
+    carry = lcell.initialize_carry(jax.random.key(0), (B, IN))
+    variables = lcell.init(jax.random.key(1), carry, XS[:, 0])
+    _, y = lcell.apply(variables, carry, XS[:, 0])
+    _, y_tanh = nn.GRUCell(features=H).apply(variables, carry, XS[:, 0])
+    assert (act is rj.tanh) == bool(np.allclose(y, y_tanh, atol=1e-6))
+    xcell = nnx.GRUCell(IN, H, activation_fn=act, rngs=nnx.Rngs(0))  # the one line, NNX
+    assert xcell(xcell.initialize_carry((B, IN), nnx.Rngs(0)), XS[:, 0])[1].shape == (B, H)
+
+
+def test_irnn_cells_start_as_identity_copies():
+    cell = rjl.IRNNCell(features=H, scale=1.0)
+    carry = jnp.abs(jax.random.normal(jax.random.key(3), (B, H)))
+    variables = cell.init(jax.random.key(0), carry, XS[:, 0])
+    np.testing.assert_array_equal(variables["params"]["h"]["kernel"], jnp.eye(H))
+    np.testing.assert_array_equal(variables["params"]["i"]["bias"], jnp.zeros(H))
+    _, y = cell.apply(variables, carry, jnp.zeros((B, IN)))
+    np.testing.assert_allclose(y, carry)  # zero input: relu(I h) = h for h >= 0
+    xcell = rjx.IRNNCell(IN, H, scale=0.1, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(xcell.dense_h.kernel[...], 0.1 * jnp.eye(H))
+    np.testing.assert_allclose(xcell(carry, jnp.zeros((B, IN)))[1], 0.1 * carry, rtol=1e-6)
+    assert rjl.rnn(rjl.IRNNCell(features=H)).init(jax.random.key(0), XS)["params"]
+
+
+# --------------------------------------------------------------------------------------
+# Training and checkpoints.
+
+
+class Recall(nn.Module):
+    """Reads a sequence with a noisy LSTM and predicts its first element."""
+
+    deterministic: bool = False
+
+    @nn.compact
+    def __call__(self, x):
+        h = rjl.rnn(rjl.NoisyLSTMCell(16, deterministic=self.deterministic))(x)
+        return nn.Dense(1)(h[:, -1])[:, 0]
+
+
+def recall_batch(key, n=32, t=8):
+    x = jax.random.normal(key, (n, t, 1))
+    return x, x[:, 0, 0]
+
+
+def train_recall(steps, seed=0):
+    model, eval_model = Recall(), Recall(deterministic=True)
+    variables = model.init(
+        {"params": jax.random.key(seed), "noise": jax.random.key(seed)}, jnp.ones((2, 8, 1))
+    )
+    tx = optax.chain(optax.clip_by_global_norm(5.0), optax.adam(1e-2))
+
+    @jax.jit
+    def step(params, opt_state, key):
+        kx, kn = jax.random.split(key)
+        x, y = recall_batch(kx)
+
+        def loss(params):
+            pred = model.apply({**variables, "params": params}, x, rngs={"noise": kn})
+            return jnp.mean((pred - y) ** 2)
+
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    @jax.jit
+    def eval_loss(params):
+        x, y = recall_batch(jax.random.key(1234), n=256)
+        return jnp.mean((eval_model.apply({**variables, "params": params}, x) - y) ** 2)
+
+    params, opt_state = variables["params"], tx.init(variables["params"])
+    start = float(eval_loss(params))
+    losses = []
+    for i in range(steps):
+        params, opt_state, value = step(params, opt_state, jax.random.fold_in(jax.random.key(7), i))
+        losses.append(float(value))
+    return model, variables, params, opt_state, start, float(eval_loss(params)), losses
+
+
+def test_200_steps_of_a_noisy_lstm_lower_the_loss_clearly():
+    *_, start, end, losses = train_recall(200)
+    assert all(np.isfinite(losses))
+    assert end < 0.25 * start, (start, end)  # predicting 0 costs Var(x_1) = 1
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+
+
+def test_checkpoint_round_trip_gives_bitwise_identical_outputs(tmp_path):
+    model, variables, params, opt_state, *_ = train_recall(5)
+    path = tmp_path / "ckpt.msgpack"
+    path.write_bytes(
+        flax.serialization.to_bytes(
+            {"params": params, "opt_state": opt_state, "noise_scale": variables["noise_scale"]}
+        )
+    )
+    fresh = model.init(
+        {"params": jax.random.key(99), "noise": jax.random.key(99)}, jnp.ones((2, 8, 1))
+    )
+    tx = optax.chain(optax.clip_by_global_norm(5.0), optax.adam(1e-2))
+    target = {
+        "params": fresh["params"],
+        "opt_state": tx.init(fresh["params"]),
+        "noise_scale": fresh["noise_scale"],
+    }
+    restored = flax.serialization.from_bytes(target, path.read_bytes())
+    jax.tree.map(np.testing.assert_array_equal, restored["opt_state"], opt_state)
+    x, _ = recall_batch(jax.random.key(5))
+    rngs = {"noise": jax.random.key(6)}
+    before = model.apply({"params": params, "noise_scale": variables["noise_scale"]}, x, rngs=rngs)
+    after = model.apply(
+        {"params": restored["params"], "noise_scale": restored["noise_scale"]}, x, rngs=rngs
+    )
+    np.testing.assert_array_equal(before, after)
+
+
+class NoisyNet(nnx.Module):
+    def __init__(self, rngs):
+        self.l1 = nnx.Linear(IN, H, rngs=rngs)
+        self.act = rjx.NoisyHardTanh(H, rngs=rngs)
+
+    def __call__(self, x, key):
+        return self.act(self.l1(x), rngs=key)
+
+
+# What to checkpoint in NNX: parameters, noise scales and optimizer state (not RNG keys).
+SAVED = nnx.Any(nnx.Param, rjx.NoiseScale, nnx.OptState)
+
+
+def _nnx_bytes(*nodes):
+    return flax.serialization.to_bytes([nnx.to_pure_dict(nnx.state(n, SAVED)) for n in nodes])
+
+
+def _nnx_restore(data, *nodes):
+    states = [nnx.state(n, SAVED) for n in nodes]
+    pure = flax.serialization.from_bytes([nnx.to_pure_dict(s) for s in states], data)
+    for node, state, values in zip(nodes, states, pure, strict=True):
+        nnx.replace_by_pure_dict(state, values)
+        nnx.update(node, state)
+
+
+def test_nnx_checkpoint_round_trip(tmp_path, key):
+    model = NoisyNet(nnx.Rngs(0))
+    opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    for i in range(3):
+        k = jax.random.fold_in(key, i)
+        grads = nnx.grad(lambda m, k=k: jnp.sum(m(XS[:, 0], k) ** 2))(model)
+        opt.update(model, grads)
+    rjx.set_noise_scale(model, 3.0)
+    (tmp_path / "nnx.msgpack").write_bytes(_nnx_bytes(model, opt))
+
+    fresh = NoisyNet(nnx.Rngs(1))
+    fresh_opt = nnx.Optimizer(fresh, optax.adam(1e-2), wrt=nnx.Param)
+    _nnx_restore((tmp_path / "nnx.msgpack").read_bytes(), fresh, fresh_opt)
+    assert float(fresh.act.c[...]) == 3.0 and int(fresh_opt.step[...]) == 3
+    np.testing.assert_array_equal(model(XS[:, 1], key), fresh(XS[:, 1], key))
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        nnx.state(fresh_opt, nnx.OptState),
+        nnx.state(opt, nnx.OptState),
+    )
+    # A recurrent model draws from its cell's stream: restore into one seeded the same way.
+    rnn = nnx.RNN(rjx.NoisyGRUCell(IN, H, rngs=nnx.Rngs(params=0, noise=5)))
+    data = _nnx_bytes(rnn)
+    fresh_rnn = nnx.RNN(rjx.NoisyGRUCell(IN, H, rngs=nnx.Rngs(params=1, noise=5)))
+    _nnx_restore(data, fresh_rnn)
+    np.testing.assert_array_equal(rnn(XS), fresh_rnn(XS))
