@@ -1,5 +1,6 @@
 """The public API: what is exported, and that every public function documents itself."""
 
+import importlib
 import inspect
 
 import pytest
@@ -11,8 +12,9 @@ FUNCTIONS = [f for f in PUBLIC if inspect.isfunction(f)]
 
 
 def test_all_is_exactly_the_public_names():
-    public = {n for n in dir(rj) if not n.startswith("_")}
-    assert set(rj.__all__) == public - {"annotations"}
+    # linen and nnx are imported on demand (``from rectify_jax import linen``), not by ``import *``
+    public = {n for n in dir(rj) if not n.startswith("_")} - {"linen", "nnx"}
+    assert set(rj.__all__) == public
     assert len(FUNCTIONS) == 20
 
 
@@ -34,3 +36,13 @@ def test_hyperparameters_are_keyword_only(f):
     positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
     assert positional[0] == "x"
     assert set(positional[1:]) <= {"key", "negative_slope", "alpha"}, positional
+
+
+@pytest.mark.parametrize("module", ["linen", "nnx"])
+def test_every_flax_module_and_helper_has_a_docstring_example(module):
+    mod = importlib.import_module(f"rectify_jax.{module}")
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if name in {"NOISE_SCALE", "NoiseScale"}:  # a constant and a Variable type
+            continue
+        assert ">>> " in (inspect.getdoc(obj) or ""), f"rectify_jax.{module}.{name}"

@@ -243,6 +243,17 @@ class NoisyActivation(nn.Module):
       p_init: initialiser of ``p`` (default ``uniform_range(-1, 1)``).
       param_dtype: dtype of ``p`` and ``c``.
       rng_collection: PRNG stream name (default ``"noise"``).
+
+    Examples:
+      A noisy rectifier built with :class:`rectify_jax.NoisyUnit`, as a layer:
+
+      >>> from rectify_jax import linen as rjl
+      >>> unit = rj.NoisyUnit(h=rj.relu, u=lambda x: x, threshold=(0.0, float("inf")))
+      >>> layer = rjl.NoisyActivation(unit=unit)
+      >>> variables = layer.init(jax.random.key(0), jnp.ones((1, 2)), deterministic=True)
+      >>> layer.apply(variables, jnp.array([[-1.0, 2.0]]), deterministic=False,
+      ...             rngs={"noise": jax.random.key(1)})[0, 1]
+      Array(2., dtype=float32)
     """
 
     unit: NoisyUnit = HARD_TANH_UNIT

@@ -218,6 +218,14 @@ class NoisyActivation(_Stochastic):
       param_dtype: dtype of ``p`` and ``c``.
       rng_collection: the stream taken from an ``nnx.Rngs`` (default ``"noise"``).
       rngs: ``nnx.Rngs`` (``params`` initialises ``p``; ``noise`` or ``default`` draws noise).
+
+    Examples:
+      >>> from flax import nnx
+      >>> from rectify_jax import nnx as rjx
+      >>> unit = rj.NoisyUnit(h=rj.relu, u=lambda x: x, threshold=(0.0, float("inf")))
+      >>> layer = rjx.NoisyActivation(2, unit=unit, rngs=nnx.Rngs(0))
+      >>> layer(jnp.array([[-1.0, 2.0]]))[0, 1]
+      Array(2., dtype=float32)
     """
 
     def __init__(
