@@ -175,13 +175,18 @@ def test_bfloat16_inputs_and_carry_stay_bfloat16(kind):
 
 
 @pytest.mark.parametrize("act", [rj.tanh, rj.tlu, rj.elu, rj.leaky_relu], ids=lambda f: f.__name__)
-def test_candidate_activation_grus_are_one_line_each(act):
+def test_candidate_activation_grus_and_lstms_are_one_line_each(act):
     lcell = nn.GRUCell(features=H, activation_fn=act)  # the one line
     carry = lcell.initialize_carry(jax.random.key(0), (B, IN))
     variables = lcell.init(jax.random.key(1), carry, XS[:, 0])
     _, y = lcell.apply(variables, carry, XS[:, 0])
     _, y_tanh = nn.GRUCell(features=H).apply(variables, carry, XS[:, 0])
     assert (act is rj.tanh) == bool(np.allclose(y, y_tanh, atol=1e-6))
+    lstm = nn.LSTMCell(features=H, activation_fn=act)  # the one line, LSTM
+    lstm_carry = lstm.initialize_carry(jax.random.key(0), (B, IN))
+    assert lstm.apply(lstm.init(jax.random.key(1), lstm_carry, XS[:, 0]), lstm_carry, XS[:, 0])[
+        1
+    ].shape == (B, H)
     xcell = nnx.GRUCell(IN, H, activation_fn=act, rngs=nnx.Rngs(0))  # the one line, NNX
     assert xcell(xcell.initialize_carry((B, IN), nnx.Rngs(0)), XS[:, 0])[1].shape == (B, H)
 

@@ -10,6 +10,7 @@ import pytest
 from flax import nnx
 
 import rectify_jax as rj
+from rectify_jax import linen as rjl
 from rectify_jax import nnx as rjx
 
 X = jnp.linspace(-4.0, 4.0, 24).reshape(2, 12) + 0.01
@@ -138,3 +139,44 @@ def test_annealed_nnx_train_step_compiles_once_over_50_steps():
         assert float(model.a1.c[...]) == pytest.approx(float(schedule(i)))
     assert len(traces) == 1
     assert nnx.to_pure_dict(nnx.state(model, rjx.NoiseScale)).keys() == {"a1"}  # not trained
+
+
+PAIRS = {  # linen module, NNX module (built with 12 features where it has parameters)
+    "NoisyHardTanh": (lambda: rjl.NoisyHardTanh(), lambda r: rjx.NoisyHardTanh(12, rngs=r)),
+    "NoisyHardSigmoid": (
+        lambda: rjl.NoisyHardSigmoid(noise="normal"),
+        lambda r: rjx.NoisyHardSigmoid(12, noise="normal", rngs=r),
+    ),
+    "LearnedInputNoisy": (
+        lambda: rjl.LearnedInputNoisy(),
+        lambda r: rjx.LearnedInputNoisy(12, rngs=r),
+    ),
+    "InputNoisy": (lambda: rjl.InputNoisy(), lambda r: rjx.InputNoisy(rngs=r)),
+    "SaturatedInputNoisy": (
+        lambda: rjl.SaturatedInputNoisy(),
+        lambda r: rjx.SaturatedInputNoisy(rngs=r),
+    ),
+    "RReLU": (lambda: rjl.RReLU(), lambda r: rjx.RReLU(rngs=r)),
+    "NReLU": (lambda: rjl.NReLU(), lambda r: rjx.NReLU(rngs=r)),
+}
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_linen_and_nnx_modules_agree_for_the_same_parameters_and_key(name, key):
+    make_linen, make_nnx = PAIRS[name]
+    lmod, xmod = make_linen(), make_nnx(nnx.Rngs(3))
+    variables = lmod.init(jax.random.key(0), X, deterministic=True)
+    for pname, value in variables.get("params", {}).items():
+        getattr(xmod, pname)[...] = value
+    for det in (False, True):
+        ly = lmod.apply(variables, X, deterministic=det, rng=key)
+        np.testing.assert_array_equal(ly, xmod(X, deterministic=det, rngs=key))
+
+
+def test_linen_and_nnx_prelu_and_tlu_agree():
+    for lmod, xmod in [
+        (rjl.PReLU(), rjx.PReLU(12)),
+        (rjl.TLU(alpha=0.3, learn_alpha=True), rjx.TLU(12, alpha=0.3)),
+    ]:
+        variables = lmod.init(jax.random.key(0), X)
+        np.testing.assert_array_equal(lmod.apply(variables, X), xmod(X))
