@@ -49,6 +49,13 @@ def _noise_scale(module: nn.Module, value: float, name: str = "c") -> jax.Array:
     return module.variable(NOISE_SCALE, name, lambda: jnp.asarray(value, module.param_dtype)).value
 
 
+def _p_and_c(module: nn.Module, x, c_override):
+    """The learned ``p`` (one per feature, cast to x's dtype) and this call's noise scale."""
+    p = module.param("p", module.p_init, (jnp.shape(x)[-1],), module.param_dtype)
+    stored = _noise_scale(module, module.unit.c if module.c is None else module.c)
+    return p.astype(jnp.asarray(x).dtype), stored if c_override is None else c_override
+
+
 def set_noise_scale(variables: dict, c) -> dict:
     """Returns ``variables`` with every noise scale of the model set to ``c``.
 
@@ -269,14 +276,13 @@ class NoisyActivation(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, c=None, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        p = self.param("p", self.p_init, (jnp.shape(x)[-1],), self.param_dtype)
-        stored_c = _noise_scale(self, self.unit.c if self.c is None else self.c)
+        p, c = _p_and_c(self, x, c)
         return self.unit(
             x,
             _noise_key(self, det, rng),
-            p=p.astype(jnp.asarray(x).dtype),
+            p=p,
             alpha=self.unit.alpha if self.alpha is None else self.alpha,
-            c=stored_c if c is None else c,
+            c=c,
             noise=self.noise,
             deterministic=det,
             residual=self.residual,
@@ -379,14 +385,9 @@ class LearnedInputNoisy(nn.Module):
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, c=None, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        p = self.param("p", self.p_init, (jnp.shape(x)[-1],), self.param_dtype)
-        stored_c = _noise_scale(self, self.unit.c if self.c is None else self.c)
+        p, c = _p_and_c(self, x, c)
         return self.unit.learned_input_noise(
-            x,
-            _noise_key(self, det, rng),
-            p=p.astype(jnp.asarray(x).dtype),
-            c=stored_c if c is None else c,
-            deterministic=det,
+            x, _noise_key(self, det, rng), p=p, c=c, deterministic=det
         )
 
 
