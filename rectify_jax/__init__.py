@@ -8,6 +8,7 @@ Pure functions with explicit PRNG keys::
     y = rj.noisy_hard_tanh(x, jax.random.key(0))
 """
 
+from rectify_jax import diagnostics as diagnostics
 from rectify_jax import initializers as initializers
 from rectify_jax import schedules as schedules
 from rectify_jax._src.activations import elu as elu
@@ -48,6 +49,7 @@ __all__ = [
     "HARD_TANH_UNIT",
     "NOISE_KINDS",
     "NoisyUnit",
+    "diagnostics",
     "elu",
     "hard_sigmoid",
     "hard_tanh",

@@ -101,7 +101,16 @@ def _cast(params, dtype):
 
 
 def noisy_lstm_step(
-    params, carry, x, key, *, gate_c, tanh_c, config: NoiseConfig, deterministic: bool
+    params,
+    carry,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    with_preactivations: bool = False,
 ):
     r"""One step of the noisy LSTM; ``carry = (c, h)`` as in ``flax.linen.LSTMCell``.
 
@@ -110,6 +119,8 @@ def noisy_lstm_step(
       c' = f c + i g, \quad h' = o\,\tilde{t}(c')
 
     with :math:`\tilde\sigma` the noisy hard sigmoid and :math:`\tilde t` the noisy hard tanh.
+    With ``with_preactivations=True`` also returns the inputs of the five noisy units
+    (named as in ``LSTM_P``), for diagnostics.
     """
     c, h = carry
     w = _cast(params, x.dtype)
@@ -120,15 +131,29 @@ def noisy_lstm_step(
     i, f, o = units.gate(zi, 0, p), units.gate(zf, 1, p), units.gate(zo, 3, p)
     new_c = f * c + i * units.squash(zg, 2, p)
     new_h = o * units.squash(new_c, 4, p)
-    return (new_c, new_h), new_h
+    pre = dict(zip(LSTM_P, (zi, zf, zg, zo, new_c), strict=True))
+    return ((new_c, new_h), new_h, pre) if with_preactivations else ((new_c, new_h), new_h)
 
 
-def noisy_gru_step(params, h, x, key, *, gate_c, tanh_c, config: NoiseConfig, deterministic: bool):
+def noisy_gru_step(
+    params,
+    h,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    with_preactivations: bool = False,
+):
     r"""One step of the noisy GRU, in the gate convention of ``flax.linen.GRUCell``.
 
     .. math::
       r, z = \tilde\sigma(W_x x + W_h h + b), \quad
       n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h
+
+    With ``with_preactivations=True`` also returns the inputs of the three noisy units.
     """
     w = _cast(params, x.dtype)
     xr, xz, xn = jnp.split(x @ w["input_kernel"] + w["bias"], 3, axis=-1)
@@ -136,6 +161,7 @@ def noisy_gru_step(params, h, x, key, *, gate_c, tanh_c, config: NoiseConfig, de
     units = _Units(config, key, len(GRU_P), gate_c, tanh_c, deterministic)
     p = w["p"]
     r, z = units.gate(xr + hr, 0, p), units.gate(xz + hz, 1, p)
-    n = units.squash(xn + r * (hn + w["recurrent_bias"]), 2, p)
-    new_h = (1 - z) * n + z * h
-    return new_h, new_h
+    zn = xn + r * (hn + w["recurrent_bias"])
+    new_h = (1 - z) * units.squash(zn, 2, p) + z * h
+    pre = dict(zip(GRU_P, (xr + hr, xz + hz, zn), strict=True))
+    return (new_h, new_h, pre) if with_preactivations else (new_h, new_h)

@@ -94,8 +94,10 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:
     ``nn.RNN`` scans the cell with ``nn.scan``, which by default neither passes the
     noise stream nor the ``"noise_scale"`` collection into the loop; this sets
     ``split_rngs={'params': False, <noise stream>: True}`` (a new key per step) and
-    ``variable_broadcast=['params', 'noise_scale']``. Other keyword arguments go to
-    ``nn.RNN`` and override these.
+    ``variable_broadcast=['params', 'noise_scale']``, and stacks the ``"intermediates"``
+    collection over time (axis 1, or 0 with ``time_major=True``) so that diagnostics can
+    capture what the cell sows at each step. Other keyword arguments go to ``nn.RNN`` and
+    override these.
 
     Examples:
       >>> from rectify_jax import linen as rjl
@@ -108,6 +110,8 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:
     stream = getattr(cell, "rng_collection", "noise")
     kwargs.setdefault("split_rngs", {"params": False, stream: True})
     kwargs.setdefault("variable_broadcast", ["params", NOISE_SCALE])
+    # Sown or captured intermediates of every step, stacked along the time axis.
+    kwargs.setdefault("variable_axes", {"intermediates": 0 if kwargs.get("time_major") else 1})
     return nn.RNN(cell, **kwargs)
 
 
@@ -428,7 +432,7 @@ class _NoisyCell(nn.RNNCellBase):
             name: self.param(name, inits[role], shape, self.param_dtype)
             for name, (shape, role) in self._layout(jnp.shape(x)[-1], self.features).items()
         }
-        return self._step(
+        carry, y, pre = self._step(
             params,
             carry,
             x,
@@ -437,7 +441,11 @@ class _NoisyCell(nn.RNNCellBase):
             tanh_c=_noise_scale(self, self.tanh_c, "tanh_c"),
             config=config,
             deterministic=self.deterministic,
+            with_preactivations=True,
         )
+        # Diagnostics: a no-op unless "intermediates" is mutable (apply(..., mutable=[...])).
+        self.sow("intermediates", "preactivations", pre)
+        return carry, y
 
     @property
     def num_feature_axes(self) -> int:
@@ -458,6 +466,8 @@ class NoisyLSTMCell(_NoisyCell):
     (:func:`set_noise_scale` anneals them). Use it with :func:`rnn`, which gives every
     time step fresh noise. Set ``deterministic=True`` for the test-time cell. Called
     by hand, ``cell(carry, x, rng=key)`` uses ``key`` instead of the ``"noise"`` stream.
+    Each step sows the inputs of its noisy units (a dict named as the gates) as
+    ``"preactivations"`` in the ``"intermediates"`` collection, for diagnostics.
 
     Attributes:
       features: hidden size.

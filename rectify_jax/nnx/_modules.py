@@ -430,6 +430,10 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
         self.rngs = _stream(type(self).__name__, rngs, rng_collection)
 
     def __call__(self, carry, x, *, rngs: RngSource = None):
+        return self.step_with_preactivations(carry, x, rngs=rngs)[:2]
+
+    def step_with_preactivations(self, carry, x, *, rngs: RngSource = None):
+        """One step, also returning the inputs of the noisy units (a dict), for diagnostics."""
         det, key = self._key(None, rngs)
         params = {name: getattr(self, name)[...] for name in self._names}
         return self._step(
@@ -441,6 +445,7 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
             tanh_c=self.tanh_c[...],
             config=self.config,
             deterministic=det,
+            with_preactivations=True,
         )
 
     def _zeros(self, input_shape):
