@@ -11,6 +11,7 @@ schedule) into the variables passed to ``apply``. The collection is not trained 
 being an argument of the jitted step, changing it does not recompile.
 """
 
+from rectify_jax.linen._diagnostics import capture_preactivations as capture_preactivations
 from rectify_jax.linen._modules import NOISE_SCALE as NOISE_SCALE
 from rectify_jax.linen._modules import TLU as TLU
 from rectify_jax.linen._modules import InputNoisy as InputNoisy
@@ -43,6 +44,7 @@ __all__ = [
     "RReLU",
     "SaturatedInputNoisy",
     "TLU",
+    "capture_preactivations",
     "rnn",
     "set_noise_scale",
 ]

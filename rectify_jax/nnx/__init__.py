@@ -10,6 +10,8 @@ variable; :func:`set_noise_scale` sets them all (inside ``nnx.jit``, without
 recompiling). ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it alone.
 """
 
+from rectify_jax.nnx._diagnostics import capture_preactivations as capture_preactivations
+from rectify_jax.nnx._diagnostics import cell_preactivations as cell_preactivations
 from rectify_jax.nnx._modules import TLU as TLU
 from rectify_jax.nnx._modules import InputNoisy as InputNoisy
 from rectify_jax.nnx._modules import IRNNCell as IRNNCell
@@ -41,5 +43,7 @@ __all__ = [
     "RReLU",
     "SaturatedInputNoisy",
     "TLU",
+    "capture_preactivations",
+    "cell_preactivations",
     "set_noise_scale",
 ]
