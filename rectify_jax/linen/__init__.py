@@ -12,6 +12,7 @@ being an argument of the jitted step, changing it does not recompile.
 """
 
 from rectify_jax.linen._diagnostics import capture_preactivations as capture_preactivations
+from rectify_jax.linen._diagnostics import noisy_path_shares as noisy_path_shares
 from rectify_jax.linen._modules import NOISE_SCALE as NOISE_SCALE
 from rectify_jax.linen._modules import TLU as TLU
 from rectify_jax.linen._modules import InputNoisy as InputNoisy
@@ -45,6 +46,7 @@ __all__ = [
     "SaturatedInputNoisy",
     "TLU",
     "capture_preactivations",
+    "noisy_path_shares",
     "rnn",
     "set_noise_scale",
 ]

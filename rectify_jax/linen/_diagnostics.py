@@ -65,6 +65,72 @@ def _flatten(tree) -> dict[str, jax.Array]:
     found = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         keys = [str(getattr(k, "key", getattr(k, "idx", k))) for k in path]
+        if "gradient_paths" in keys:  # sown for noisy_path_shares, not a pre-activation
+            continue
         keys = [k for k in keys if k not in ("__call__", "preactivations") and not k.isdigit()]
         found["/".join(keys)] = leaf
     return found
+
+
+def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwargs):
+    """Per noisy layer, the share of dL/dx carried by the linear, nonlinear and stochastic paths.
+
+    Runs the model once with noise on, takes :math:`g = \\partial L/\\partial\\phi` at
+    every :class:`NoisyActivation` output (linen ``perturb``) and combines it with
+    the local derivative of each path that the layer sows (for the very noise it
+    drew). Pass the same ``rngs`` you train with.
+
+    Args:
+      module: the linen model (its noisy layers must run with ``deterministic=False``).
+      variables: its variables (``params`` and ``noise_scale``).
+      loss_fn: ``output -> scalar``.
+      *args, **apply_kwargs: inputs and keywords for ``apply`` (``rngs={'noise': key}``).
+
+    Returns:
+      ``{layer path: {"linear": share, "nonlinear": share, "stochastic": share}}``.
+
+    Examples:
+      >>> import flax.linen as nn
+      >>> from rectify_jax import linen as rjl
+      >>> model = nn.Sequential([nn.Dense(8), rjl.NoisyHardTanh(deterministic=False)])
+      >>> x = 3 * jax.random.normal(jax.random.key(0), (16, 4))
+      >>> rngs = {"noise": jax.random.key(1)}
+      >>> variables = model.init({"params": jax.random.key(2), **rngs}, x)
+      >>> shares = rjl.noisy_path_shares(model, variables, jnp.sum, x, rngs=rngs)
+      >>> sorted(shares["layers_1"]), round(sum(map(float, shares["layers_1"].values())), 4)
+      (['linear', 'nonlinear', 'stochastic'], 1.0)
+    """
+    from rectify_jax._src.diagnostics import GradientPaths, path_shares
+
+    _, state = module.apply(
+        variables, *args, mutable=["intermediates", "perturbations"], **apply_kwargs
+    )
+    perturbations = state["perturbations"]
+
+    def loss(perturbations):
+        out = module.apply({**variables, "perturbations": perturbations}, *args, **apply_kwargs)
+        return loss_fn(out)
+
+    g = jax.grad(loss)(perturbations)
+    shares = {}
+    for path, local in _flatten_paths(state["intermediates"]).items():
+        cot = _get(g, path)["output"]
+        shares["/".join(path)] = path_shares(GradientPaths(*(cot * a for a in local)))
+    return shares
+
+
+def _flatten_paths(tree, prefix=()):
+    """``{'layers_1': {'gradient_paths': (paths,)}}`` -> ``{('layers_1',): paths}``."""
+    found = {}
+    for key, value in tree.items():
+        if key == "gradient_paths":
+            found[prefix] = value[0]
+        elif isinstance(value, dict):
+            found.update(_flatten_paths(value, (*prefix, key)))
+    return found
+
+
+def _get(tree, path):
+    for key in path:
+        tree = tree[key]
+    return tree

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rectify_jax._src import activations, stochastic
+from rectify_jax._src import activations, diagnostics, stochastic
 from rectify_jax._src.cells import (
     NoiseConfig,
     gru_layout,
@@ -281,16 +281,27 @@ class NoisyActivation(nn.Module):
     def __call__(self, x, deterministic: bool | None = None, *, c=None, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         p, c = _p_and_c(self, x, c)
-        return self.unit(
+        key = _noise_key(self, det, rng)
+        alpha = self.unit.alpha if self.alpha is None else self.alpha
+        y = self.unit(
             x,
-            _noise_key(self, det, rng),
+            key,
             p=p,
-            alpha=self.unit.alpha if self.alpha is None else self.alpha,
+            alpha=alpha,
             c=c,
             noise=self.noise,
             deterministic=det,
             residual=self.residual,
         )
+        if not det and self.is_mutable_collection("intermediates") and not self.is_initializing():
+            # Diagnostics (noisy_path_shares): the local derivative of each gradient path.
+            paths = diagnostics.noisy_gradient_paths(
+                self.unit, x, key, p=p, alpha=alpha, c=c, noise=self.noise
+            )
+            self.sow("intermediates", "gradient_paths", paths)
+        if not self.is_initializing():
+            y = self.perturb("output", y)  # a no-op unless "perturbations" are passed or mutable
+        return y
 
 
 class NoisyHardTanh(NoisyActivation):
