@@ -245,3 +245,17 @@ def test_noisy_path_shares_per_layer_in_a_linen_model(key):
     assert float(shares["NoisyHardTanh_0"]["stochastic"]) == pytest.approx(
         mags[2] / sum(mags), rel=1e-5
     )
+
+
+def test_nnx_noisy_path_shares_per_layer_by_hand():
+    layer = rjx.NoisyHardTanh(8, rngs=nnx.Rngs(0))
+    model = nnx.Sequential(layer)
+    inside = 0.9 * jnp.tanh(jax.random.normal(jax.random.key(0), (32, 8)))  # |x| < 1: no noise
+    shares = rjx.noisy_path_shares(model, lambda y: jnp.sum(y**2), inside)
+    s = {k: float(v) for k, v in shares["layers/0"].items()}
+    assert s == pytest.approx({"linear": 0.15 / 1.3, "nonlinear": 1.15 / 1.3, "stochastic": 0.0})
+    saturated = 2.0 + jnp.abs(jax.random.normal(jax.random.key(1), (32, 8)))  # h' = 0 there
+    s = {k: float(v) for k, v in rjx.noisy_path_shares(model, jnp.sum, saturated)["layers/0"].items()}
+    assert s["nonlinear"] == 0.0 and s["stochastic"] > 0 and s["linear"] > 0
+    assert layer._diagnose is False
+    model(saturated)  # ordinary calls afterwards sow nothing (a sow would warn, an error here)

@@ -12,6 +12,7 @@ recompiling). ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it al
 
 from rectify_jax.nnx._diagnostics import capture_preactivations as capture_preactivations
 from rectify_jax.nnx._diagnostics import cell_preactivations as cell_preactivations
+from rectify_jax.nnx._diagnostics import noisy_path_shares as noisy_path_shares
 from rectify_jax.nnx._modules import TLU as TLU
 from rectify_jax.nnx._modules import InputNoisy as InputNoisy
 from rectify_jax.nnx._modules import IRNNCell as IRNNCell
@@ -45,5 +46,6 @@ __all__ = [
     "TLU",
     "capture_preactivations",
     "cell_preactivations",
+    "noisy_path_shares",
     "set_noise_scale",
 ]

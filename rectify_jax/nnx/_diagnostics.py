@@ -72,3 +72,59 @@ def cell_preactivations(cell, inputs: jax.Array, carry=None, *, rngs=None):
         pres.append(pre)
     stacked = jax.tree.map(lambda *a: jnp.stack(a, axis=1), *pres)
     return jnp.stack(ys, axis=1), stacked
+
+
+def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
+    """Per noisy layer, the share of dL/dx carried by the linear, nonlinear and stochastic paths.
+
+    For every :class:`rectify_jax.nnx.NoisyActivation` in ``model``: runs the model
+    under ``nnx.capture`` with a perturbation on the layer's output (giving
+    :math:`g = \\partial L/\\partial\\phi`) and the layer's local path derivatives for
+    the noise it drew, then combines them. Each call advances the modules' noise streams.
+
+    Args:
+      model: the NNX model (its noisy layers in training mode).
+      loss_fn: ``output -> scalar``.
+      *args, **kwargs: the model's inputs.
+
+    Returns:
+      ``{layer path: {"linear": share, "nonlinear": share, "stochastic": share}}``.
+
+    Examples:
+      >>> from flax import nnx
+      >>> from rectify_jax import nnx as rjx
+      >>> model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(0)),
+      ...                        rjx.NoisyHardTanh(8, rngs=nnx.Rngs(1)))
+      >>> x = 3 * jax.random.normal(jax.random.key(0), (16, 4))
+      >>> shares = rjx.noisy_path_shares(model, jnp.sum, x)
+      >>> sorted(shares), round(sum(map(float, shares["layers/1"].values())), 4)
+      (['layers/1'], 1.0)
+    """
+    from rectify_jax._src.diagnostics import GradientPaths, path_shares
+    from rectify_jax.nnx._modules import NoisyActivation
+
+    layers = [(path, m) for path, m in nnx.iter_modules(model) if isinstance(m, NoisyActivation)]
+    for _, m in layers:
+        m._diagnose = True
+    try:
+        _, zeros = nnx.capture(model, nnx.Perturbation)(*args, **kwargs)
+
+        def loss(model, perturbations):
+            out, sown = nnx.capture(model, nnx.Intermediate, init=perturbations)(*args, **kwargs)
+            return loss_fn(out), sown
+
+        grads, sown = nnx.grad(loss, argnums=1, has_aux=True)(model, zeros)
+    finally:
+        for _, m in layers:
+            m._diagnose = False
+    grads, sown = nnx.to_pure_dict(grads), nnx.to_pure_dict(sown)
+    shares = {}
+    for path, _ in layers:
+        g, local = grads, sown
+        for key in path:
+            g, local = g[key], local[key]
+        cot = g["output"]
+        shares["/".join(map(str, path))] = path_shares(
+            GradientPaths(*(cot * a for a in local["gradient_paths"][0]))
+        )
+    return shares

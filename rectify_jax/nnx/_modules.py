@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rectify_jax._src import activations, stochastic
+from rectify_jax._src import activations, diagnostics, stochastic
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 from rectify_jax._src.cells import (
@@ -252,19 +252,29 @@ class NoisyActivation(_Stochastic):
         self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
         self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
         self.rngs = _stream(name, rngs, rng_collection)
+        self._diagnose = False  # set by noisy_path_shares while it runs under nnx.capture
 
     def __call__(self, x, *, deterministic: bool | None = None, c=None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
-        return self.unit(
+        p = self.p[...].astype(jnp.asarray(x).dtype)
+        c = self.c[...] if c is None else c
+        y = self.unit(
             x,
             key,
-            p=self.p[...].astype(jnp.asarray(x).dtype),
+            p=p,
             alpha=self.alpha,
-            c=self.c[...] if c is None else c,
+            c=c,
             noise=self.noise,
             deterministic=det,
             residual=self.residual,
         )
+        if self._diagnose and not det:
+            paths = diagnostics.noisy_gradient_paths(
+                self.unit, x, key, p=p, alpha=self.alpha, c=c, noise=self.noise
+            )
+            self.sow(nnx.Intermediate, "gradient_paths", paths)
+            y = self.perturb("output", y)
+        return y
 
 
 class NoisyHardTanh(NoisyActivation):
