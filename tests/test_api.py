@@ -12,8 +12,8 @@ FUNCTIONS = [f for f in PUBLIC if inspect.isfunction(f)]
 
 
 def test_all_is_exactly_the_public_names():
-    # linen and nnx are imported on demand (``from rectify_jax import linen``), not by ``import *``
-    public = {n for n in dir(rj) if not n.startswith("_")} - {"linen", "nnx"}
+    # linen, nnx and plotting (an extra) are imported on demand (``from rectify_jax import linen``), not by ``import *``
+    public = {n for n in dir(rj) if not n.startswith("_")} - {"linen", "nnx", "plotting"}
     assert set(rj.__all__) == public
     assert len(FUNCTIONS) == 20
 
