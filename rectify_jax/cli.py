@@ -1,0 +1,115 @@
+"""The ``rectify-jax`` command: list, plot, reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+
+def _list(args) -> int:
+    from rectify_jax.experiments import EXPERIMENTS
+
+    for name, exp in EXPERIMENTS.items():
+        print(f"{name:<22} {exp.title} ({exp.source})")
+    return 0
+
+
+def _plot(args) -> int:
+    from rectify_jax import plotting
+
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in [
+        ("activations", plotting.activations),
+        ("noisy_hard_tanh_samples", plotting.noisy_samples),
+        (
+            "noisy_hard_sigmoid_samples",
+            lambda path: plotting.noisy_samples(
+                unit=__import__("rectify_jax").HARD_SIGMOID_UNIT,
+                c=0.15,
+                x_range=(-6.0, 6.0),
+                path=path,
+            ),
+        ),
+    ]:
+        make(path=out / f"{name}.png")
+        print(f"wrote {out / f'{name}.png'}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from rectify_jax.experiments import EXPERIMENTS, Progress, report_header, reproduce
+
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        print(
+            f"rectify-jax: unknown experiment {unknown[0]!r}; choose from {['all', *EXPERIMENTS]}",
+            file=sys.stderr,
+        )
+        return 2
+    out = pathlib.Path(args.out)
+    sections, t0 = [], time.perf_counter()
+    with Progress(enabled=not args.no_progress) as progress:
+        for name in names:
+            sections.append(
+                reproduce(
+                    name,
+                    out=out,
+                    seeds=args.seeds,
+                    steps=args.steps,
+                    quick=args.quick,
+                    progress=progress,
+                )
+            )
+    report = report_header(args.quick) + "\n".join(sections)
+    report += f"\nTotal wall time: {(time.perf_counter() - t0) / 60:.1f} min.\n"
+    path = pathlib.Path(args.report) if args.report else out / "REPORT.md"
+    (out / "REPORT.md").write_text(report.replace("](", f"]({_rel(out, path)}"))
+    if path != out / "REPORT.md":
+        path.write_text(report.replace("](", f"]({_rel(out, path)}"))
+    print(report)
+    print(f"Results, figures and the report are in {out.resolve()} (report: {path}).")
+    return 0
+
+
+def _rel(out: pathlib.Path, report: pathlib.Path) -> str:
+    """Prefix that makes figure links relative to where the report is written."""
+    import os
+
+    rel = os.path.relpath(out.resolve(), report.resolve().parent)
+    return "" if rel == "." else rel.rstrip("/") + "/"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rectify-jax",
+        description="Rectifiers and noisy activations: figures and "
+        "laptop-scale reproductions of their papers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments").set_defaults(fn=_list)
+    p = sub.add_parser("plot", help="draw the activation and noise figures")
+    p.add_argument("--out", default="figures", help="folder for the PNGs (default: figures)")
+    p.set_defaults(fn=_plot)
+    p = sub.add_parser("reproduce", help="run experiments: a name from `list`, or all")
+    p.add_argument("name")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--steps", type=int, default=None, help="override the training steps")
+    p.add_argument("--out", default="results", help="results folder (default: results)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline")
+    p.add_argument("--report", default=None, help="also write the report here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(fn=_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
