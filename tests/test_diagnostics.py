@@ -255,7 +255,9 @@ def test_nnx_noisy_path_shares_per_layer_by_hand():
     s = {k: float(v) for k, v in shares["layers/0"].items()}
     assert s == pytest.approx({"linear": 0.15 / 1.3, "nonlinear": 1.15 / 1.3, "stochastic": 0.0})
     saturated = 2.0 + jnp.abs(jax.random.normal(jax.random.key(1), (32, 8)))  # h' = 0 there
-    s = {k: float(v) for k, v in rjx.noisy_path_shares(model, jnp.sum, saturated)["layers/0"].items()}
+    s = {
+        k: float(v) for k, v in rjx.noisy_path_shares(model, jnp.sum, saturated)["layers/0"].items()
+    }
     assert s["nonlinear"] == 0.0 and s["stochastic"] > 0 and s["linear"] > 0
     assert layer._diagnose is False
     model(saturated)  # ordinary calls afterwards sow nothing (a sow would warn, an error here)

@@ -211,7 +211,7 @@ def write_json(path, obj) -> None:
     """Writes atomically, so an interrupted run never leaves a half-written result."""
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(to_jsonable(obj), f, indent=1)
+        json.dump(to_jsonable(obj), f, separators=(",", ":"))
     os.replace(tmp, path)
 
 
