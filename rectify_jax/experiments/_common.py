@@ -182,6 +182,38 @@ def metric(results: list[dict], model: str, name: str) -> list[float]:
     return [float(r["metrics"][model][name]) for r in results]
 
 
+def compare(
+    results: list[dict],
+    claim: str,
+    a: str,
+    b: str,
+    name: str,
+    *,
+    higher_is_better: bool = True,
+    digits: int = 3,
+) -> tuple[str, str, str]:
+    """The verdict on "model ``a`` beats model ``b`` on metric ``name``", seed by seed."""
+    diff = [x - y for x, y in zip(metric(results, a, name), metric(results, b, name), strict=True)]
+    support = diff if higher_is_better else [-d for d in diff]
+    return claim, verdict(support), f"{a} minus {b}: {fmt(diff, digits)}"
+
+
+def threshold(
+    results: list[dict],
+    claim: str,
+    model: str,
+    name: str,
+    value: float,
+    *,
+    higher_is_better: bool = True,
+    digits: int = 3,
+) -> tuple[str, str, str]:
+    """The verdict on "model's metric is beyond ``value``", seed by seed."""
+    values = metric(results, model, name)
+    support = [v - value if higher_is_better else value - v for v in values]
+    return claim, verdict(support), f"{name} {fmt(values, digits)}"
+
+
 def table(
     results: list[dict], models: Sequence[str], columns: Sequence[tuple[str, str]], digits: int = 3
 ) -> str:

@@ -145,23 +145,17 @@ def report_gru(results, config, figure):
             ("seconds", "seconds"),
         ],
     )
-    verdicts = []
-    for better, worse in zip(kinds, kinds[1:], strict=False):
-        ev = [
-            w - b
-            for w, b in zip(
-                c.metric(results, worse, "loss_at_equal_time"),
-                c.metric(results, better, "loss_at_equal_time"),
-                strict=True,
-            )
-        ]
-        verdicts.append(
-            (
-                f"{better} < {worse} (training loss at equal time)",
-                c.verdict(ev),
-                f"{worse} minus {better}: {c.fmt(ev)}",
-            )
+    verdicts = [
+        c.compare(
+            results,
+            f"{better} < {worse} (training loss at equal time)",
+            better,
+            worse,
+            "loss_at_equal_time",
+            higher_is_better=False,
         )
+        for better, worse in zip(kinds, kinds[1:], strict=False)
+    ]
     _curve_figure(results, kinds, figure, "GRU candidate activation")
     _, _, desc = data.stdlib_corpus()
     setup = (
@@ -207,24 +201,18 @@ def report_lstm(results, config, figure):
             ("seconds", "seconds"),
         ],
     )
-    verdicts = []
-    for noisy in ("noisy_nan", "noisy_nah"):
-        for base in ("soft", "hard"):
-            ev = [
-                b - n
-                for b, n in zip(
-                    c.metric(results, base, "valid_perplexity"),
-                    c.metric(results, noisy, "valid_perplexity"),
-                    strict=True,
-                )
-            ]
-            verdicts.append(
-                (
-                    f"{noisy} has lower validation perplexity than {base}",
-                    c.verdict(ev),
-                    f"{base} minus {noisy}: {c.fmt(ev)}",
-                )
-            )
+    verdicts = [
+        c.compare(
+            results,
+            f"{noisy} has lower validation perplexity than {base}",
+            noisy,
+            base,
+            "valid_perplexity",
+            higher_is_better=False,
+        )
+        for noisy in ("noisy_nan", "noisy_nah")
+        for base in ("soft", "hard")
+    ]
     _curve_figure(results, LSTM_GATES, figure, "LSTM gates")
     _, _, desc = data.stdlib_corpus()
     setup = (

@@ -106,47 +106,42 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
     deep = max(config["depths"])
     shallow = min(config["depths"])
 
-    def diff(a, b, key, sign=1.0):
-        return [
-            sign * (x - y)
-            for x, y in zip(c.metric(results, a, key), c.metric(results, b, key), strict=True)
-        ]
-
-    verdicts = []
-    for d in config["depths"]:
-        for rect in ("relu", "leaky_relu"):
-            ev = diff(f"{d}-layer {rect}", f"{d}-layer tanh", "test_accuracy")
-            verdicts.append(
-                (
-                    f"{d}-layer {rect} beats {d}-layer tanh (test accuracy)",
-                    c.verdict(ev),
-                    f"difference {c.fmt(ev)}",
-                )
-            )
-    ev = diff(f"{shallow}-layer tanh", f"{deep}-layer tanh", "test_accuracy")
-    verdicts.append(
-        (
+    acc = "test_accuracy"
+    verdicts = [
+        c.compare(
+            results,
+            f"{d}-layer {rect} beats {d}-layer tanh (test accuracy)",
+            f"{d}-layer {rect}",
+            f"{d}-layer tanh",
+            acc,
+        )
+        for d in config["depths"]
+        for rect in ("relu", "leaky_relu")
+    ]
+    verdicts += [
+        c.compare(
+            results,
             f"the {deep}-layer tanh net is worse than the {shallow}-layer one",
-            c.verdict(ev),
-            f"accuracy {shallow}-layer minus {deep}-layer: {c.fmt(ev)}",
-        )
-    )
-    ev = diff(f"{deep}-layer relu", f"{deep}-layer tanh", "sparsity")
-    verdicts.append(
-        (
+            f"{shallow}-layer tanh",
+            f"{deep}-layer tanh",
+            acc,
+        ),
+        c.compare(
+            results,
             "ReLU codes are sparser than tanh codes (last hidden layer)",
-            c.verdict(ev),
-            f"sparsity difference {c.fmt(ev)}",
-        )
-    )
-    ev = diff(f"{deep}-layer tanh", f"{deep}-layer relu", "dispersion")
-    verdicts.append(
-        (
+            f"{deep}-layer relu",
+            f"{deep}-layer tanh",
+            "sparsity",
+        ),
+        c.compare(
+            results,
             "ReLU codes are more dispersed (lower std of activation probabilities)",
-            c.verdict(ev),
-            f"tanh minus relu dispersion {c.fmt(ev)}",
-        )
-    )
+            f"{deep}-layer relu",
+            f"{deep}-layer tanh",
+            "dispersion",
+            higher_is_better=False,
+        ),
+    ]
     probs = {
         m: np.mean([r["activation_probability"][m] for r in results], axis=0)
         for m in models

@@ -97,17 +97,16 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
         MODELS,
         [("test_accuracy", "test accuracy"), ("final_train_loss", "final train loss")],
     )
-    verdicts = []
-    for name in MODELS:
-        acc = c.metric(results, name, "test_accuracy")
-        ev = [a - config["solved"] for a in acc]
-        verdicts.append(
-            (
-                f"{name} solves the task (test accuracy > {config['solved']})",
-                c.verdict(ev),
-                f"accuracy {c.fmt(acc)}",
-            )
+    verdicts = [
+        c.threshold(
+            results,
+            f"{name} solves the task (test accuracy > {config['solved']})",
+            name,
+            "test_accuracy",
+            config["solved"],
         )
+        for name in MODELS
+    ]
     _figure(results, config, figure)
     setup = (
         f"3 isotropic 2-D Gaussians (std 1, centres 2 apart), label = component; MLP with "

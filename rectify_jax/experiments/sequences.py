@@ -113,15 +113,7 @@ def report_unique(results, config, figure):
     )
 
     def better(a, b):
-        ev = [
-            x - y
-            for x, y in zip(
-                c.metric(results, a, "test_accuracy"),
-                c.metric(results, b, "test_accuracy"),
-                strict=True,
-            )
-        ]
-        return (f"{a} beats {b} (test accuracy)", c.verdict(ev), f"difference {c.fmt(ev)}")
+        return c.compare(results, f"{a} beats {b} (test accuracy)", a, b, "test_accuracy")
 
     verdicts = [
         better("annealed", "fixed_noise"),
@@ -223,21 +215,20 @@ def report_adding(results, config, figure):
     solved = config["solved"]
 
     def below(m):
-        ev = [solved - v for v in c.metric(results, m, "test_mse")]
-        return (
+        return c.threshold(
+            results,
             f"{m} solves it (test MSE < {solved})",
-            c.verdict(ev),
-            f"MSE {c.fmt(c.metric(results, m, 'test_mse'), 4)}",
+            m,
+            "test_mse",
+            solved,
+            higher_is_better=False,
+            digits=4,
         )
 
     def beats(a, b):
-        ev = [
-            y - x
-            for x, y in zip(
-                c.metric(results, a, "test_mse"), c.metric(results, b, "test_mse"), strict=True
-            )
-        ]
-        return (f"{a} beats {b} (test MSE)", c.verdict(ev), f"{b} minus {a}: {c.fmt(ev, 4)}")
+        return c.compare(
+            results, f"{a} beats {b} (test MSE)", a, b, "test_mse", higher_is_better=False, digits=4
+        )
 
     verdicts = [
         below("irnn"),
