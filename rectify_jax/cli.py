@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import sys
-import time
 
 
 def _list(args) -> int:
@@ -51,7 +51,7 @@ def _reproduce(args) -> int:
         )
         return 2
     out = pathlib.Path(args.out)
-    sections, t0 = [], time.perf_counter()
+    sections, seconds = [], 0.0
     with Progress(enabled=not args.no_progress) as progress:
         for name in names:
             sections.append(
@@ -64,11 +64,15 @@ def _reproduce(args) -> int:
                     progress=progress,
                 )
             )
+            seconds += json.loads((out / name / "summary.json").read_text())["seconds"]
     report = report_header(args.quick) + "\n".join(sections)
-    report += f"\nTotal wall time: {(time.perf_counter() - t0) / 60:.1f} min.\n"
+    report += (
+        f"\nTotal wall time of the runs: {seconds / 60:.1f} min (seeds reused from an "
+        "earlier run count with their original time).\n"
+    )
     path = pathlib.Path(args.report) if args.report else out / "REPORT.md"
-    (out / "REPORT.md").write_text(report.replace("](", f"]({_rel(out, path)}"))
-    if path != out / "REPORT.md":
+    (out / "REPORT.md").write_text(report)  # figure links are relative to ``out``
+    if path.resolve() != (out / "REPORT.md").resolve():
         path.write_text(report.replace("](", f"]({_rel(out, path)}"))
     print(report)
     print(f"Results, figures and the report are in {out.resolve()} (report: {path}).")
