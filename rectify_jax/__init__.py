@@ -10,6 +10,7 @@ Pure functions with explicit PRNG keys::
 
 from rectify_jax import diagnostics as diagnostics
 from rectify_jax import initializers as initializers
+from rectify_jax import noise as noise
 from rectify_jax import schedules as schedules
 from rectify_jax._src.activations import elu as elu
 from rectify_jax._src.activations import hard_sigmoid as hard_sigmoid
@@ -60,6 +61,7 @@ __all__ = [
     "learned_input_noisy_hard_sigmoid",
     "learned_input_noisy_hard_tanh",
     "noisy_hard_sigmoid",
+    "noise",
     "noisy_hard_tanh",
     "nrelu",
     "prelu",

@@ -43,3 +43,56 @@ def test_sample_moments_match_the_tabulated_mean_and_std(kind, key):
     assert abs(eps.std() - noise.NOISE_STD[kind]) < tol
     if kind == "half_normal":
         assert eps.min() >= 0
+
+
+# --------------------------------------------------------------------------------------
+# The fast counter-based generator.
+
+N_FAST = 200_000
+
+
+@pytest.mark.parametrize("kind", noise.NOISE_KINDS)
+def test_fast_noise_moments_and_ks_against_the_exact_distribution(kind, key):
+    from scipy import stats
+
+    eps = np.asarray(noise.sample(key, (N_FAST,), kind, jnp.float32, "fast"), np.float64)
+    mean, std = noise.NOISE_MEAN[kind], noise.NOISE_STD[kind]
+    assert abs(eps.mean() - mean) < 5 * std / math.sqrt(N_FAST)
+    kurtosis = 3.0 if kind == "normal" else 3 + 8 * (math.pi - 3) / (math.pi - 2) ** 2
+    assert abs(eps.std() - std) < 5 * std * math.sqrt((kurtosis - 1) / (4 * N_FAST))
+    cdf = stats.norm.cdf if kind == "normal" else stats.halfnorm.cdf
+    d = stats.kstest(eps, cdf).statistic
+    assert d < 1.95 / math.sqrt(N_FAST)  # the KS critical value at alpha = 0.001
+
+
+def test_fast_noise_has_no_correlation_between_neighbours_or_keys(key):
+    z1 = np.asarray(noise.fast_normal(key, (N_FAST,)), np.float64)
+    z2 = np.asarray(noise.fast_normal(jax.random.fold_in(key, 1), (N_FAST,)), np.float64)
+    bound = 5 / math.sqrt(N_FAST)
+    for lag in (1, 2, 64):
+        assert abs(np.corrcoef(z1[:-lag], z1[lag:])[0, 1]) < bound
+    assert abs(np.corrcoef(z1, z2)[0, 1]) < bound
+    # split keys share structure (consecutive counters): their streams must not either
+    a, b = jax.random.split(key)
+    za, zb = (np.asarray(noise.fast_normal(k, (N_FAST,)), np.float64) for k in (a, b))
+    assert abs(np.corrcoef(za, zb)[0, 1]) < bound
+
+
+def test_fast_bits_are_balanced(key):
+    bits = np.asarray(noise.fast_bits(key, (N_FAST,)))
+    ones = np.array([((bits >> b) & 1).mean() for b in range(32)])
+    assert np.all(np.abs(ones - 0.5) < 5 * 0.5 / math.sqrt(N_FAST))
+
+
+def test_fast_noise_depends_only_on_the_key_and_the_flat_index(key):
+    flat = noise.fast_normal(key, (24,))
+    np.testing.assert_array_equal(noise.fast_normal(key, (2, 3, 4)).reshape(-1), flat)
+    np.testing.assert_array_equal(jax.jit(noise.fast_normal, static_argnums=1)(key, (24,)), flat)
+    typed_vs_legacy = noise.fast_normal(noise.as_key("f", jax.random.PRNGKey(0)), (24,))
+    np.testing.assert_array_equal(typed_vs_legacy, noise.fast_normal(jax.random.key(0), (24,)))
+    keys = jax.random.split(key, 3)
+    rows = jax.vmap(lambda k: noise.fast_normal(k, (24,)))(keys)
+    np.testing.assert_array_equal(rows[1], noise.fast_normal(keys[1], (24,)))
+    assert noise.fast_normal(key, (8,), jnp.bfloat16).dtype == jnp.bfloat16
+    with pytest.raises(ValueError, match="limited to 2\\*\\*32 elements"):
+        noise.fast_bits(key, (2**16, 2**16))

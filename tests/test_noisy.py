@@ -544,3 +544,63 @@ def test_traced_c_is_not_checked_but_a_nan_c_is_visible_everywhere(key):
     assert bool(jnp.all(jnp.isnan(y)))
     y = jax.jit(lambda c: rj.noisy_hard_tanh(x, key, c=c))(-1.0)  # traced: runs, noise flips
     assert float(y[1]) == 0.5
+
+
+# --------------------------------------------------------------------------------------
+# The fast generator, per call and per module.
+
+
+@pytest.mark.parametrize("residual", ["noise", "key"])
+def test_fast_generator_values_and_gradients_follow_the_formula(residual, key):
+    from rectify_jax import noise
+
+    x = kink_grid(1.0)
+    eps = jnp.abs(noise.fast_normal(key, x.shape))
+
+    def lib(x, p):
+        return jnp.sum(rj.noisy_hard_tanh(x, key, p=p, generator="fast", residual=residual) ** 2)
+
+    def ref(x, p):
+        return jnp.sum(ref_phi(jax.nn.hard_tanh, lambda t: t, x, eps, p, 1.15, 0.5) ** 2)
+
+    np.testing.assert_allclose(lib(x, 0.7), ref(x, 0.7), rtol=1e-6)
+    for g, r in zip(jax.grad(lib, (0, 1))(x, 0.7), jax.grad(ref, (0, 1))(x, 0.7), strict=True):
+        np.testing.assert_allclose(g, r, rtol=2e-5, atol=1e-6)
+    xi = noise.fast_normal(key, x.shape)
+    np.testing.assert_allclose(
+        rj.input_noisy_hard_tanh(x, key, generator="fast"),
+        jax.nn.hard_tanh(x + 0.05 * xi),
+        rtol=1e-6,
+    )
+    neg = -jnp.ones(64)
+    slopes = rj.rrelu(neg, key, generator="fast") / neg
+    assert bool(jnp.all((slopes >= 1 / 8) & (slopes <= 1 / 3)))
+    assert not np.array_equal(rj.nrelu(x, key, generator="fast"), rj.nrelu(x, key))
+    with pytest.raises(ValueError, match=r"noisy_hard_tanh: generator='philox' is not one of"):
+        rj.noisy_hard_tanh(x, key, generator="philox")
+
+
+def test_modules_select_the_generator(key):
+    import flax.linen as nn  # noqa: F401
+    from flax import nnx
+
+    from rectify_jax import linen as rjl
+    from rectify_jax import nnx as rjx
+
+    x = jnp.linspace(-4.0, 4.0, 24).reshape(2, 12)
+    layer = rjl.NoisyHardTanh(generator="fast")
+    variables = layer.init(jax.random.key(0), x, deterministic=True)
+    p = variables["params"]["p"]
+    want = rj.noisy_hard_tanh(x, key, p=p, generator="fast")
+    np.testing.assert_array_equal(layer.apply(variables, x, deterministic=False, rng=key), want)
+    xlayer = rjx.NoisyHardTanh(12, generator="fast", rngs=nnx.Rngs(0))
+    xlayer.p[...] = p
+    np.testing.assert_array_equal(xlayer(x, rngs=key), want)
+    cell = rjl.NoisyLSTMCell(4, generator="fast")
+    carry = cell.initialize_carry(None, (2, 12))
+    v = cell.init({"params": jax.random.key(0), "noise": key}, carry, x)
+    y_fast = cell.apply(v, carry, 3 * x, rng=key)[1]
+    y_jax = rjl.NoisyLSTMCell(4).apply(v, carry, 3 * x, rng=key)[1]
+    assert not np.allclose(y_fast, y_jax)
+    with pytest.raises(ValueError, match="generator='x' is not one of"):
+        rjx.NoisyGRUCell(2, 3, generator="x", rngs=nnx.Rngs(0))

@@ -56,16 +56,19 @@ class NoiseConfig:
       gate_alpha: alpha of the noisy hard-sigmoid gates (default 1.1).
       tanh_alpha: alpha of the noisy hard tanh units (default 1.15).
       residual: ``"noise"`` or ``"key"``, what each unit keeps for the backward pass.
+      generator: ``"jax"`` or ``"fast"``, the noise generator.
     """
 
     noise: str = "half_normal"
     gate_alpha: float = 1.1
     tanh_alpha: float = 1.15
     residual: str = "noise"
+    generator: str = "jax"
 
     def check(self, fn: str) -> None:
         v.one_of(fn, "noise", self.noise, noise_lib.NOISE_KINDS)
         v.one_of(fn, "residual", self.residual, RESIDUALS)
+        v.one_of(fn, "generator", self.generator, noise_lib.GENERATORS)
 
 
 class _Units:
@@ -87,6 +90,7 @@ class _Units:
             noise=cfg.noise,
             deterministic=self.deterministic,
             residual=cfg.residual,
+            generator=cfg.generator,
         )
 
     def gate(self, z, i, p):

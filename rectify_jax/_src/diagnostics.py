@@ -376,6 +376,7 @@ def noisy_gradient_paths(
     alpha=None,
     c=None,
     noise: str = "half_normal",
+    generator: str = "jax",
 ) -> GradientPaths:
     r"""Splits a noisy unit's gradient :math:`\partial L/\partial x` into its three paths.
 
@@ -406,7 +407,8 @@ def noisy_gradient_paths(
     u, du = jax.jvp(lambda t: unit.u(t).astype(cdt), (xc,), (ones,))
     delta = h - u
     s = jax.nn.sigmoid(p * delta)
-    eps = noise_lib.sample(noise_lib.as_key(fn, key), x.shape, noise, cdt)
+    v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
+    eps = noise_lib.sample(noise_lib.as_key(fn, key), x.shape, noise, cdt, generator)
     d = jnp.sign(delta) * jnp.sign(1 - alpha)
     stochastic = g * d * eps * 2 * c * (s - 0.5) * s * (1 - s) * p * (dh - du)
     return GradientPaths(g * (1 - alpha) * du, g * alpha * dh, stochastic)

@@ -18,22 +18,22 @@ from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 
 
-@functools.partial(jax.jit, static_argnames="deterministic")
-def _rrelu(x, key, lower, upper, deterministic):
+@functools.partial(jax.jit, static_argnames=("deterministic", "generator"))
+def _rrelu(x, key, lower, upper, deterministic, generator):
     cdt = v.compute_dtype(x.dtype)
     xc, lower, upper = x.astype(cdt), lower.astype(cdt), upper.astype(cdt)
     if deterministic:
         a = (lower + upper) / 2
     else:
-        a = jax.random.uniform(key, x.shape, cdt, jnp.broadcast_to(lower, x.shape), upper)
+        a = noise_lib.uniform(key, x.shape, cdt, lower, upper, generator)
     return jnp.where(xc >= 0, xc, a * xc).astype(x.dtype)
 
 
-@functools.partial(jax.jit, static_argnames="deterministic")
-def _nrelu(x, key, deterministic):
+@functools.partial(jax.jit, static_argnames=("deterministic", "generator"))
+def _nrelu(x, key, deterministic, generator):
     xc = x.astype(v.compute_dtype(x.dtype))
     if not deterministic:
-        xi = jax.random.normal(key, x.shape, xc.dtype)
+        xi = noise_lib.sample(key, x.shape, "normal", xc.dtype, generator)
         # sqrt(sigmoid(x)) as exp(log_sigmoid(x) / 2): finite gradient where sigmoid underflows.
         xc = xc + jnp.exp(0.5 * jax.nn.log_sigmoid(xc)) * xi
     return jax.nn.relu(xc).astype(x.dtype)
@@ -46,6 +46,7 @@ def rrelu(
     lower: ArrayLike = 1 / 8,
     upper: ArrayLike = 1 / 3,
     deterministic: bool = False,
+    generator: str = "jax",
 ) -> jax.Array:
     r"""Randomised leaky ReLU: a leaky ReLU whose negative slope is drawn per element.
 
@@ -69,6 +70,7 @@ def rrelu(
       lower: smallest slope (default 1/8), a scalar or an array broadcastable to ``x``.
       upper: largest slope (default 1/3); must be >= ``lower``.
       deterministic: if True, use the mean slope and no randomness.
+      generator: ``"jax"`` (default) or ``"fast"`` (counter-based) generator.
 
     Returns:
       An array of the same shape and dtype as ``x``.
@@ -86,16 +88,23 @@ def rrelu(
     """
     fn = "rrelu"
     x = v.float_input(fn, x)
+    v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     deterministic = v.static_bool(fn, "deterministic", deterministic)
     lower, upper = v.param(fn, "lower", lower, x), v.param(fn, "upper", upper, x)
     lo, hi = v.concrete(lower), v.concrete(upper)
     if lo is not None and hi is not None and np.any(lo > hi):
         raise ValueError(f"{fn}: lower must be <= upper, got lower={lo} and upper={hi}")
     key = None if deterministic else noise_lib.as_key(fn, key)
-    return _rrelu(x, key, lower, upper, deterministic)
+    return _rrelu(x, key, lower, upper, deterministic, generator)
 
 
-def nrelu(x: ArrayLike, key: jax.Array | None = None, *, deterministic: bool = False) -> jax.Array:
+def nrelu(
+    x: ArrayLike,
+    key: jax.Array | None = None,
+    *,
+    deterministic: bool = False,
+    generator: str = "jax",
+) -> jax.Array:
     r"""Noisy ReLU: a ReLU of the input plus Gaussian noise whose variance is sigmoid(x).
 
     Computes the element-wise function:
@@ -111,6 +120,7 @@ def nrelu(x: ArrayLike, key: jax.Array | None = None, *, deterministic: bool = F
       x: input array of a floating-point dtype.
       key: a PRNG key; may be None only with ``deterministic=True``.
       deterministic: if True, return ``relu(x)``.
+      generator: ``"jax"`` (default) or ``"fast"`` (counter-based) generator.
 
     Returns:
       An array of the same shape and dtype as ``x``.
@@ -126,6 +136,7 @@ def nrelu(x: ArrayLike, key: jax.Array | None = None, *, deterministic: bool = F
     """
     fn = "nrelu"
     x = v.float_input(fn, x)
+    v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     deterministic = v.static_bool(fn, "deterministic", deterministic)
     key = None if deterministic else noise_lib.as_key(fn, key)
-    return _nrelu(x, key, deterministic)
+    return _nrelu(x, key, deterministic, generator)

@@ -188,6 +188,7 @@ class RReLU(nn.Module):
       lower, upper: the range of the random negative slope.
       deterministic: if True, use the mean slope; may also be passed at call time.
       rng_collection: the PRNG stream to draw from (default ``"noise"``).
+      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
 
     Examples:
       >>> from rectify_jax import linen as rjl
@@ -200,12 +201,18 @@ class RReLU(nn.Module):
     upper: float = 1 / 3
     deterministic: bool | None = None
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         return stochastic.rrelu(
-            x, _noise_key(self, det, rng), lower=self.lower, upper=self.upper, deterministic=det
+            x,
+            _noise_key(self, det, rng),
+            lower=self.lower,
+            upper=self.upper,
+            deterministic=det,
+            generator=self.generator,
         )
 
 
@@ -222,11 +229,14 @@ class NReLU(nn.Module):
 
     deterministic: bool | None = None
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return stochastic.nrelu(x, _noise_key(self, det, rng), deterministic=det)
+        return stochastic.nrelu(
+            x, _noise_key(self, det, rng), deterministic=det, generator=self.generator
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -254,6 +264,7 @@ class NoisyActivation(nn.Module):
       p_init: initialiser of ``p`` (default ``uniform_range(-1, 1)``).
       param_dtype: dtype of ``p`` and ``c``.
       rng_collection: PRNG stream name (default ``"noise"``).
+      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
 
     Examples:
       A noisy rectifier built with :class:`rectify_jax.NoisyUnit`, as a layer:
@@ -276,6 +287,7 @@ class NoisyActivation(nn.Module):
     p_init: Initializer = uniform_range(-1.0, 1.0)
     param_dtype: Dtype = jnp.float32
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, c=None, rng=None):
@@ -292,11 +304,12 @@ class NoisyActivation(nn.Module):
             noise=self.noise,
             deterministic=det,
             residual=self.residual,
+            generator=self.generator,
         )
         if not det and self.is_mutable_collection("intermediates") and not self.is_initializing():
             # Diagnostics (noisy_path_shares): the local derivative of each gradient path.
             paths = diagnostics.noisy_gradient_paths(
-                self.unit, x, key, p=p, alpha=alpha, c=c, noise=self.noise
+                self.unit, x, key, p=p, alpha=alpha, c=c, noise=self.noise, generator=self.generator
             )
             self.sow("intermediates", "gradient_paths", paths)
         if not self.is_initializing():
@@ -349,11 +362,14 @@ class InputNoisy(nn.Module):
     s: float = 0.05
     deterministic: bool | None = None
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return self.unit.input_noise(x, _noise_key(self, det, rng), s=self.s, deterministic=det)
+        return self.unit.input_noise(
+            x, _noise_key(self, det, rng), s=self.s, deterministic=det, generator=self.generator
+        )
 
 
 class SaturatedInputNoisy(nn.Module):
@@ -370,12 +386,13 @@ class SaturatedInputNoisy(nn.Module):
     s: float = 0.25
     deterministic: bool | None = None
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         return self.unit.saturated_input_noise(
-            x, _noise_key(self, det, rng), s=self.s, deterministic=det
+            x, _noise_key(self, det, rng), s=self.s, deterministic=det, generator=self.generator
         )
 
 
@@ -396,13 +413,14 @@ class LearnedInputNoisy(nn.Module):
     p_init: Initializer = uniform_range(-1.0, 1.0)
     param_dtype: Dtype = jnp.float32
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, c=None, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         p, c = _p_and_c(self, x, c)
         return self.unit.learned_input_noise(
-            x, _noise_key(self, det, rng), p=p, c=c, deterministic=det
+            x, _noise_key(self, det, rng), p=p, c=c, deterministic=det, generator=self.generator
         )
 
 
@@ -425,13 +443,16 @@ class _NoisyCell(nn.RNNCellBase):
     p_init: Initializer = uniform_range(-1.0, 1.0)
     param_dtype: Dtype = jnp.float32
     rng_collection: str = "noise"
+    generator: str = "jax"
 
     _layout = staticmethod(lstm_layout)
     _step = staticmethod(noisy_lstm_step)
 
     @nn.compact
     def __call__(self, carry, x, *, rng=None):
-        config = NoiseConfig(self.noise, self.gate_alpha, self.tanh_alpha, self.residual)
+        config = NoiseConfig(
+            self.noise, self.gate_alpha, self.tanh_alpha, self.residual, self.generator
+        )
         config.check(type(self).__name__)
         inits = {
             "kernel": self.kernel_init,
@@ -486,6 +507,7 @@ class NoisyLSTMCell(_NoisyCell):
       gate_alpha, gate_c: alpha and initial c of the noisy hard sigmoid gates (1.1, 0.15).
       tanh_alpha, tanh_c: alpha and initial c of the noisy hard tanh units (1.15, 0.5).
       deterministic: test-time cell if True.
+      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
 
     Examples:
       >>> from rectify_jax import linen as rjl

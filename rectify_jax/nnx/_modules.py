@@ -166,15 +166,19 @@ class RReLU(_Stochastic):
         upper: float = 1 / 3,
         deterministic: bool = False,
         rng_collection: str = "noise",
+        generator: str = "jax",
         rngs: RngSource = None,
     ):
         self.lower, self.upper = lower, upper
         self.deterministic, self.rng_collection = deterministic, rng_collection
+        self.generator = generator
         self.rngs = _stream("RReLU", rngs, rng_collection)
 
     def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
-        return stochastic.rrelu(x, key, lower=self.lower, upper=self.upper, deterministic=det)
+        return stochastic.rrelu(
+            x, key, lower=self.lower, upper=self.upper, deterministic=det, generator=self.generator
+        )
 
 
 class NReLU(_Stochastic):
@@ -188,14 +192,20 @@ class NReLU(_Stochastic):
     """
 
     def __init__(
-        self, *, deterministic: bool = False, rng_collection: str = "noise", rngs: RngSource = None
+        self,
+        *,
+        deterministic: bool = False,
+        rng_collection: str = "noise",
+        generator: str = "jax",
+        rngs: RngSource = None,
     ):
         self.deterministic, self.rng_collection = deterministic, rng_collection
+        self.generator = generator
         self.rngs = _stream("NReLU", rngs, rng_collection)
 
     def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
-        return stochastic.nrelu(x, key, deterministic=det)
+        return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
 
 
 class NoisyActivation(_Stochastic):
@@ -217,6 +227,7 @@ class NoisyActivation(_Stochastic):
       p_init: initialiser of ``p``.
       param_dtype: dtype of ``p`` and ``c``.
       rng_collection: the stream taken from an ``nnx.Rngs`` (default ``"noise"``).
+      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
       rngs: ``nnx.Rngs`` (``params`` initialises ``p``; ``noise`` or ``default`` draws noise).
 
     Examples:
@@ -241,14 +252,17 @@ class NoisyActivation(_Stochastic):
         p_init: Initializer = uniform_range(-1.0, 1.0),
         param_dtype: Dtype = jnp.float32,
         rng_collection: str = "noise",
+        generator: str = "jax",
         rngs: nnx.Rngs,
     ):
         name = type(self).__name__
         v.one_of(name, "noise", noise, noise_lib.NOISE_KINDS)
         v.one_of(name, "residual", residual, RESIDUALS)
+        v.one_of(name, "generator", generator, noise_lib.GENERATORS)
         self.unit, self.noise, self.residual = unit, noise, residual
         self.alpha = unit.alpha if alpha is None else alpha
         self.deterministic, self.rng_collection = deterministic, rng_collection
+        self.generator = generator
         self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
         self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
         self.rngs = _stream(name, rngs, rng_collection)
@@ -267,10 +281,18 @@ class NoisyActivation(_Stochastic):
             noise=self.noise,
             deterministic=det,
             residual=self.residual,
+            generator=self.generator,
         )
         if self._diagnose and not det:
             paths = diagnostics.noisy_gradient_paths(
-                self.unit, x, key, p=p, alpha=self.alpha, c=c, noise=self.noise
+                self.unit,
+                x,
+                key,
+                p=p,
+                alpha=self.alpha,
+                c=c,
+                noise=self.noise,
+                generator=self.generator,
             )
             self.sow(nnx.Intermediate, "gradient_paths", paths)
             y = self.perturb("output", y)
@@ -330,15 +352,19 @@ class InputNoisy(_Stochastic):
         s: float = 0.05,
         deterministic: bool = False,
         rng_collection: str = "noise",
+        generator: str = "jax",
         rngs: RngSource = None,
     ):
         self.unit, self.s = unit, s
         self.deterministic, self.rng_collection = deterministic, rng_collection
+        self.generator = generator
         self.rngs = _stream(type(self).__name__, rngs, rng_collection)
 
     def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
         det, key = self._key(deterministic, rngs)
-        return getattr(self.unit, self._method)(x, key, s=self.s, deterministic=det)
+        return getattr(self.unit, self._method)(
+            x, key, s=self.s, deterministic=det, generator=self.generator
+        )
 
 
 class SaturatedInputNoisy(InputNoisy):
@@ -378,10 +404,12 @@ class LearnedInputNoisy(_Stochastic):
         p_init: Initializer = uniform_range(-1.0, 1.0),
         param_dtype: Dtype = jnp.float32,
         rng_collection: str = "noise",
+        generator: str = "jax",
         rngs: nnx.Rngs,
     ):
         self.unit = unit
         self.deterministic, self.rng_collection = deterministic, rng_collection
+        self.generator = generator
         self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
         self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
         self.rngs = _stream(type(self).__name__, rngs, rng_collection)
@@ -394,6 +422,7 @@ class LearnedInputNoisy(_Stochastic):
             p=self.p[...].astype(jnp.asarray(x).dtype),
             c=self.c[...] if c is None else c,
             deterministic=det,
+            generator=self.generator,
         )
 
 
@@ -419,9 +448,10 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
         p_init: Initializer = uniform_range(-1.0, 1.0),
         param_dtype: Dtype = jnp.float32,
         rng_collection: str = "noise",
+        generator: str = "jax",
         rngs: nnx.Rngs,
     ):
-        self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual)
+        self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual, generator)
         self.config.check(type(self).__name__)
         self.in_features, self.hidden_features = in_features, hidden_features
         self.param_dtype = param_dtype
