@@ -87,6 +87,13 @@ def _rel(out: pathlib.Path, report: pathlib.Path) -> str:
     return "" if rel == "." else rel.rstrip("/") + "/"
 
 
+def _bench(args) -> int:
+    from rectify_jax.bench import activations, train_step
+
+    module = {"activations": activations, "train-step": train_step}[args.which]
+    return module.main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rectify-jax",
@@ -107,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, help="also write the report here")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(fn=_reproduce)
+    p = sub.add_parser("bench", help="benchmarks: activations or train-step (--help for options)")
+    p.add_argument("which", choices=["activations", "train-step"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
+    p.set_defaults(fn=_bench)
     return parser
 
 

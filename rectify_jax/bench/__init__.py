@@ -1,0 +1,1 @@
+"""Benchmarks (``rectify-jax bench activations|train-step``); public API only."""

@@ -1,0 +1,67 @@
+"""Each benchmark runs once at a tiny size so it keeps working. No timing is asserted."""
+
+import json
+
+from rectify_jax import cli
+from rectify_jax.bench import activations, train_step
+
+
+def test_activation_benchmark_runs_every_activation_with_its_baselines(tmp_path):
+    result = activations.run(
+        sizes=[8],
+        dtypes=["float32"],
+        repeats=1,
+        min_seconds=0.0,
+        torch_baseline=False,
+        log=lambda *a: None,
+    )
+    rows = {r["name"]: r for r in result["rows"]}
+    assert set(rows) == set(activations.ACTIVATIONS)
+    assert all(r["fwd"] > 0 and r["fwd_bwd"] > 0 for r in rows.values())
+    assert "jax_nn_fwd_bwd" in rows["hard_tanh"] and "naive_fwd_bwd" in rows["noisy_hard_tanh"]
+    # what the backward keeps: x and the noise, or only x (and a key) when regenerating
+    x_bytes = rows["noisy_hard_tanh"]["n"] * 4
+    assert rows["noisy_hard_tanh"]["residual_bytes"] >= 2 * x_bytes
+    assert rows["noisy_hard_tanh[key]"]["residual_bytes"] < 2 * x_bytes
+    ratios = activations.ratios(result["rows"], 8, "float32")
+    assert "noisy_hard_tanh fwd+bwd / RNG floor" in ratios
+    md = activations.markdown(result)
+    assert md.count("| float32 | 2^8 |") == len(rows) + 1  # one row each, plus the floors
+
+
+def test_train_step_benchmark_and_cli(tmp_path, capsys):
+    result = train_step.run(
+        hidden=4,
+        length=3,
+        batch=2,
+        kinds=["soft", "hard", "noisy (NAH)"],
+        repeats=1,
+        min_seconds=0.0,
+        log=lambda *a: None,
+    )
+    assert set(result["times"]) == {"soft", "hard", "noisy (NAH)"}
+    assert "| hard |" in train_step.markdown(result)
+    code = cli.main(
+        [
+            "bench",
+            "activations",
+            "--sizes",
+            "6",
+            "--dtypes",
+            "bfloat16",
+            "--names",
+            "relu",
+            "noisy_hard_tanh",
+            "--repeats",
+            "1",
+            "--min-seconds",
+            "0",
+            "--no-torch",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    saved = json.loads((tmp_path / "activations.json").read_text())
+    assert {r["name"] for r in saved["rows"]} == {"relu", "noisy_hard_tanh"}
+    assert "Ratios at n = 2^6, bfloat16" in capsys.readouterr().out
