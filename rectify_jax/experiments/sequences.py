@@ -232,8 +232,10 @@ def report_adding(results, config, figure):
 
     verdicts = [
         below("irnn"),
+        below("irnn + clip"),
         beats("irnn", "relu_rnn"),
         beats("irnn", "tanh_rnn"),
+        beats("irnn + clip", "tanh_rnn + clip"),
         below("lstm"),
         beats("relu_rnn + clip", "relu_rnn"),
     ]
