@@ -13,7 +13,7 @@ FUNCTIONS = [f for f in PUBLIC if inspect.isfunction(f)]
 
 def test_all_is_exactly_the_public_names():
     # Submodules imported on demand (``from rectify_jax import linen``), not by ``import *``.
-    on_demand = {"linen", "nnx", "plotting", "experiments", "cli"}
+    on_demand = {"linen", "nnx", "plotting", "experiments", "cli", "bench"}
     public = {n for n in dir(rj) if not n.startswith("_")} - on_demand
     assert set(rj.__all__) == public
     assert len(FUNCTIONS) == 20
