@@ -364,15 +364,17 @@ class InputNoisy(nn.Module):
     rng_collection: str = "noise"
     generator: str = "jax"
 
+    _method = "input_noise"
+
     @nn.compact
     def __call__(self, x, deterministic: bool | None = None, *, rng=None):
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return self.unit.input_noise(
+        return getattr(self.unit, self._method)(
             x, _noise_key(self, det, rng), s=self.s, deterministic=det, generator=self.generator
         )
 
 
-class SaturatedInputNoisy(nn.Module):
+class SaturatedInputNoisy(InputNoisy):
     r"""NANIS: :math:`h(x + 1[\text{saturated}]\,s\,\xi)`, noise only where ``h`` saturates.
 
     Examples:
@@ -382,18 +384,9 @@ class SaturatedInputNoisy(nn.Module):
       Array([0.5], dtype=float32)
     """
 
-    unit: NoisyUnit = HARD_TANH_UNIT
     s: float = 0.25
-    deterministic: bool | None = None
-    rng_collection: str = "noise"
-    generator: str = "jax"
 
-    @nn.compact
-    def __call__(self, x, deterministic: bool | None = None, *, rng=None):
-        det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        return self.unit.saturated_input_noise(
-            x, _noise_key(self, det, rng), s=self.s, deterministic=det, generator=self.generator
-        )
+    _method = "saturated_input_noise"
 
 
 class LearnedInputNoisy(nn.Module):
