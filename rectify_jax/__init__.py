@@ -22,6 +22,7 @@ from rectify_jax._src.activations import sigmoid as sigmoid
 from rectify_jax._src.activations import softplus as softplus
 from rectify_jax._src.activations import tanh as tanh
 from rectify_jax._src.activations import tlu as tlu
+from rectify_jax._src.distributed import shard_key as shard_key
 from rectify_jax._src.noise import NOISE_KINDS as NOISE_KINDS
 from rectify_jax._src.noisy import HARD_SIGMOID_UNIT as HARD_SIGMOID_UNIT
 from rectify_jax._src.noisy import HARD_TANH_UNIT as HARD_TANH_UNIT
@@ -70,6 +71,7 @@ __all__ = [
     "saturated_input_noisy_hard_sigmoid",
     "saturated_input_noisy_hard_tanh",
     "schedules",
+    "shard_key",
     "sigmoid",
     "softplus",
     "tanh",
