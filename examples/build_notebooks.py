@@ -18,7 +18,7 @@ INSTALL = """\
 %pip install -q "rectify-jax[experiments]"
 """
 
-QUICKSTART = '''\
+QUICKSTART = """\
 # %% [markdown]
 # 01 · Quickstart: rectifiers and noisy activations
 
@@ -63,9 +63,9 @@ import math
 
 noisy_relu = rj.NoisyUnit(h=rj.relu, u=lambda x: x, threshold=(0.0, math.inf), name="noisy_relu")
 print(noisy_relu(x, key))
-'''
+"""
 
-LSTM_LM = '''\
+LSTM_LM = """\
 # %% [markdown]
 # 02 · A noisy-LSTM language model in Flax, with annealing
 
@@ -148,9 +148,9 @@ At test time the noise is replaced by its expectation:
 x, y = data.text_batch(jnp.asarray(valid), jax.random.key(0), 64, length)
 logits = LM(deterministic=True).apply({**variables, "params": params}, x)
 print("validation perplexity per byte:", float(jnp.exp(xent(logits, y))))
-'''
+"""
 
-DIAGNOSTICS = '''\
+DIAGNOSTICS = """\
 # %% [markdown]
 # 03 · Diagnostics on a trained MLP
 
@@ -219,9 +219,9 @@ for name, model in models.items():
     norms[name] = rj.diagnostics.grad_norms(grads)
     print(name, {k: round(float(v), 4) for k, v in norms[name].items()})
 plotting.grad_norms(norms, xlabel="layer")
-'''
+"""
 
-DEVICES = '''\
+DEVICES = """\
 # %% [markdown]
 # 04 · Many devices
 
@@ -268,13 +268,16 @@ def per_shard(x, key):
 z = jax.jit(per_shard)(x, key)
 noise = z - rj.noisy_hard_tanh(x, deterministic=True)
 print("shards draw different noise:", not bool(jnp.allclose(noise[0], noise[1 % n])))
-'''
+"""
 
 
 def notebook(source: str):
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cells = []
     for chunk in source.split("# %%")[1:]:
         header, _, body = chunk.partition("\n")
@@ -290,8 +293,12 @@ def notebook(source: str):
     return nb
 
 
-NOTEBOOKS = {"01_quickstart": QUICKSTART, "02_noisy_lstm_lm": LSTM_LM,
-             "03_diagnostics": DIAGNOSTICS, "04_many_devices": DEVICES}
+NOTEBOOKS = {
+    "01_quickstart": QUICKSTART,
+    "02_noisy_lstm_lm": LSTM_LM,
+    "03_diagnostics": DIAGNOSTICS,
+    "04_many_devices": DEVICES,
+}
 
 if __name__ == "__main__":
     for name, source in NOTEBOOKS.items():

@@ -94,6 +94,20 @@ def _bench(args) -> int:
     return module.main(args.rest)
 
 
+def _data_parallel(args) -> int:
+    from rectify_jax.experiments import data_parallel
+
+    if args.coordinator:  # one process of a multi-host job; --devices counts every process's
+        data_parallel.initialize_multihost(args.coordinator, args.num_processes, args.process_id)
+    else:
+        data_parallel.force_host_devices(args.devices)  # before JAX's first computation
+    result = data_parallel.train(
+        args.devices, args.steps, hidden=args.hidden, batch=args.batch, generator=args.generator
+    )
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rectify-jax",
@@ -114,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, help="also write the report here")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(fn=_reproduce)
+    p = sub.add_parser("data-parallel", help="train a noisy-LSTM LM data-parallel over devices")
+    p.add_argument("--devices", type=int, default=1, help="devices on the 'data' mesh axis")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--batch", type=int, default=32, help="global batch (divisible by devices)")
+    p.add_argument("--generator", default="jax", choices=["jax", "fast"])
+    p.add_argument("--coordinator", default=None, help="multi-host: host:port of process 0")
+    p.add_argument("--num-processes", type=int, default=1, help="multi-host: number of processes")
+    p.add_argument("--process-id", type=int, default=0, help="multi-host: this process's index")
+    p.set_defaults(fn=_data_parallel)
     p = sub.add_parser("bench", help="benchmarks: activations or train-step (--help for options)")
     p.add_argument("which", choices=["activations", "train-step"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
