@@ -268,6 +268,18 @@ def per_shard(x, key):
 z = jax.jit(per_shard)(x, key)
 noise = z - rj.noisy_hard_tanh(x, deterministic=True)
 print("shards draw different noise:", not bool(jnp.allclose(noise[0], noise[1 % n])))
+# %% [markdown]
+Data-parallel training of a noisy-LSTM language model: the batch is sharded over the
+devices, parameters are replicated, one `jit` step does the rest. Because the noise is drawn
+for the global batch, the loss curve on all devices is the one on a single device.
+# %%
+from rectify_jax.experiments import data_parallel
+
+one = data_parallel.train(1, steps=3, log=lambda *a: None)
+many = data_parallel.train(n, steps=3, log=lambda *a: None)
+print("1 device :", [round(v, 4) for v in one["losses"]])
+print(f"{n} devices:", [round(v, 4) for v in many["losses"]])
+assert jnp.allclose(jnp.array(one["losses"]), jnp.array(many["losses"]), rtol=1e-4)
 """
 
 

@@ -88,9 +88,9 @@ def _rel(out: pathlib.Path, report: pathlib.Path) -> str:
 
 
 def _bench(args) -> int:
-    from rectify_jax.bench import activations, train_step
+    from rectify_jax.bench import activations, scaling, train_step
 
-    module = {"activations": activations, "train-step": train_step}[args.which]
+    module = {"activations": activations, "train-step": train_step, "scaling": scaling}[args.which]
     return module.main(args.rest)
 
 
@@ -138,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-processes", type=int, default=1, help="multi-host: number of processes")
     p.add_argument("--process-id", type=int, default=0, help="multi-host: this process's index")
     p.set_defaults(fn=_data_parallel)
-    p = sub.add_parser("bench", help="benchmarks: activations or train-step (--help for options)")
-    p.add_argument("which", choices=["activations", "train-step"])
+    p = sub.add_parser(
+        "bench", help="benchmarks: activations, train-step or scaling (--help for options)"
+    )
+    p.add_argument("which", choices=["activations", "train-step", "scaling"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     p.set_defaults(fn=_bench)
     return parser

@@ -65,3 +65,11 @@ def test_train_step_benchmark_and_cli(tmp_path, capsys):
     saved = json.loads((tmp_path / "activations.json").read_text())
     assert {r["name"] for r in saved["rows"]} == {"relu", "noisy_hard_tanh"}
     assert "Ratios at n = 2^6, bfloat16" in capsys.readouterr().out
+
+
+def test_scaling_benchmark_runs_on_the_devices_there_are():
+    from rectify_jax.bench import scaling
+
+    result = scaling.run(devices=[1], steps=2, size=2**10, log=lambda *a: None)
+    assert result["rows"][0]["devices"] == 1 and result["rows"][0]["lm_tokens_per_s"] > 0
+    assert "| 1 |" in scaling.markdown(result)
