@@ -104,7 +104,8 @@ def test_two_process_multihost_training_on_cpu_matches_one_device():
         for i in range(2)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
+    for i, (p, (_, err)) in enumerate(zip(procs, outs, strict=True)):
+        pathlib.Path(f"/tmp/rectify_multihost_{i}.err").write_text(err)
         assert p.returncode == 0, err[-3000:]
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
     one = _run(["-m", "rectify_jax.cli", "data-parallel", "--devices", "1", "--steps", "4"])

@@ -80,7 +80,11 @@ def broadcastable(fn: str, name: str, shape: Sequence[int], x_shape: Sequence[in
 
 
 def concrete(value) -> np.ndarray | None:
-    """The value as a NumPy array, or None when it is traced (unknown until run time)."""
+    """The value as a NumPy array, or None when it is traced (unknown until run time) or
+    lives partly on other processes' devices (multi-host: not readable here, so not checked)."""
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+        if not value.is_fully_addressable:
+            return None
     try:
         return np.asarray(value)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):

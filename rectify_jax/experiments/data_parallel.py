@@ -105,7 +105,7 @@ def train(
     scales = jax.device_put(variables["noise_scale"], replicated)
 
     @jax.jit
-    def step(params, opt_state, x, y, key):
+    def step(params, opt_state, scales, x, y, key):
         def loss(params):
             logits = model.apply({"params": params, "noise_scale": scales}, x, rngs={"noise": key})
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
@@ -119,7 +119,7 @@ def train(
         key = jax.random.fold_in(jax.random.key(seed + 1), i)
         x, y = data.text_batch(corpus, jax.random.fold_in(key, 0), batch, length)
         x, y = jax.device_put(x, batch_sharding), jax.device_put(y, batch_sharding)
-        params, opt_state, value = step(params, opt_state, x, y, jax.random.fold_in(key, 1))
+        params, opt_state, value = step(params, opt_state, scales, x, y, jax.random.fold_in(key, 1))
         losses.append(float(value.addressable_shards[0].data))  # replicated: any shard
         if t0 is None:
             t0 = time.perf_counter()  # after the first (compiling) step
