@@ -2,6 +2,7 @@
 the suite keeps one device)."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -93,9 +94,11 @@ def test_two_process_multihost_training_on_cpu_matches_one_device():
         "2",
     ]
     root = pathlib.Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one device per process
     procs = [
         subprocess.Popen(
             [sys.executable, *args, "--process-id", str(i)],
+            env=env,
             cwd=root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

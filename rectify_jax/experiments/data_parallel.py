@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -104,7 +106,7 @@ def train(
     opt_state = jax.device_put(tx.init(variables["params"]), replicated)
     scales = jax.device_put(variables["noise_scale"], replicated)
 
-    @jax.jit
+    @partial(jax.jit, out_shardings=replicated)  # every process holds the loss and params
     def step(params, opt_state, scales, x, y, key):
         def loss(params):
             logits = model.apply({"params": params, "noise_scale": scales}, x, rngs={"noise": key})
@@ -120,7 +122,7 @@ def train(
         x, y = data.text_batch(corpus, jax.random.fold_in(key, 0), batch, length)
         x, y = jax.device_put(x, batch_sharding), jax.device_put(y, batch_sharding)
         params, opt_state, value = step(params, opt_state, scales, x, y, jax.random.fold_in(key, 1))
-        losses.append(float(value.addressable_shards[0].data))  # replicated: any shard
+        losses.append(float(multihost_utils.process_allgather(value)))  # one value everywhere
         if t0 is None:
             t0 = time.perf_counter()  # after the first (compiling) step
         log(f"devices {devices} step {i:3d} loss {losses[-1]:.4f}")
