@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -122,7 +121,7 @@ def train(
         x, y = data.text_batch(corpus, jax.random.fold_in(key, 0), batch, length)
         x, y = jax.device_put(x, batch_sharding), jax.device_put(y, batch_sharding)
         params, opt_state, value = step(params, opt_state, scales, x, y, jax.random.fold_in(key, 1))
-        losses.append(float(multihost_utils.process_allgather(value)))  # one value everywhere
+        losses.append(float(value.addressable_shards[0].data))  # replicated on every process
         if t0 is None:
             t0 = time.perf_counter()  # after the first (compiling) step
         log(f"devices {devices} step {i:3d} loss {losses[-1]:.4f}")
