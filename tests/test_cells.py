@@ -345,3 +345,72 @@ def test_nnx_checkpoint_round_trip(tmp_path, key):
     fresh_rnn = nnx.RNN(rjx.NoisyGRUCell(IN, H, rngs=nnx.Rngs(params=1, noise=5)))
     _nnx_restore(data, fresh_rnn)
     np.testing.assert_array_equal(rnn(XS), fresh_rnn(XS))
+
+
+GATE_BLOCKS = {"lstm": 4, "gru": 3}
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("framework", ["linen", "nnx"])
+def test_each_gate_block_is_initialised_like_flax(kind, framework):
+    """Each gate's recurrent block is orthogonal on its own, as in flax's cells."""
+    hidden, blocks = 16, GATE_BLOCKS[kind]
+    if framework == "linen":
+        cell = CELLS[kind][0](features=hidden)
+        carry = cell.initialize_carry(jax.random.key(0), (1, IN))
+        params = cell.init(
+            {"params": jax.random.key(1), "noise": jax.random.key(2)}, carry, XS[:1, 0]
+        )["params"]
+    else:
+        cell = CELLS[kind][1](IN, hidden, rngs=nnx.Rngs(3))
+        params = {"recurrent_kernel": cell.recurrent_kernel[...], "bias": cell.bias[...]}
+    w = params["recurrent_kernel"]
+    assert w.shape == (hidden, blocks * hidden)
+    for block in jnp.split(w, blocks, axis=1):
+        np.testing.assert_allclose(block.T @ block, jnp.eye(hidden), atol=1e-5)
+    # one orthogonal init of the whole fused kernel would not be orthogonal per block
+    fused = nn.initializers.orthogonal()(jax.random.key(0), w.shape)
+    block = jnp.split(fused, blocks, axis=1)[0]
+    assert not np.allclose(block.T @ block, jnp.eye(hidden), atol=1e-2)
+    np.testing.assert_array_equal(params["bias"], 0.0)
+
+
+def test_blockwise_checks_its_arguments():
+    init = rj.initializers.blockwise(nn.initializers.orthogonal(), 4)
+    with pytest.raises(ValueError, match="does not split into 4 equal blocks"):
+        init(jax.random.key(0), (8, 30))
+    with pytest.raises(ValueError, match="blocks must be a positive int"):
+        rj.initializers.blockwise(nn.initializers.orthogonal(), 0)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_hard_and_soft_gates_match_flax_cells_with_the_same_weights(kind):
+    """gates='hard'/'soft' is flax's cell with hard or soft gates, computed by the same step."""
+    flax_cls = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind]
+    gate_fns = {"hard": (rj.hard_sigmoid, rj.hard_tanh), "soft": (jax.nn.sigmoid, jnp.tanh)}
+    blocks = GATE_BLOCKS[kind]
+    for gates, (gate_fn, act_fn) in gate_fns.items():
+        cell = CELLS[kind][0](features=H, gates=gates)
+        carry = cell.initialize_carry(jax.random.key(0), (B, IN))
+        variables = cell.init(jax.random.key(1), carry, XS[:, 0])  # no noise stream needed
+        params = variables["params"]
+        ref = flax_cls(H, gate_fn=gate_fn, activation_fn=act_fn)
+        names = ["ii", "if", "ig", "io"] if kind == "lstm" else ["ir", "iz", "in"]
+        wi = jnp.split(params["input_kernel"], blocks, axis=1)
+        wh = jnp.split(params["recurrent_kernel"], blocks, axis=1)
+        b = jnp.split(params["bias"], blocks)
+        ref_params = {}
+        for k, name in enumerate(names):
+            hname = "h" + name[1]
+            if kind == "lstm":
+                ref_params[name] = {"kernel": wi[k]}
+                ref_params[hname] = {"kernel": wh[k], "bias": b[k]}
+            else:
+                ref_params[name] = {"kernel": wi[k], "bias": b[k]}
+                ref_params[hname] = {"kernel": wh[k]}
+        if kind == "gru":
+            ref_params["hn"]["bias"] = params["recurrent_bias"]
+        got = cell.apply(variables, carry, XS[:, 0])
+        want = ref.apply({"params": ref_params}, carry, XS[:, 0])
+        for a, b_ in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,14 @@ give identical outputs for identical parameters and keys.
 
 Every sigmoid gate is a :func:`noisy_hard_sigmoid` and every tanh a
 :func:`noisy_hard_tanh`, as in the LSTM experiments of Gulcehre et al. (2016),
-each with its own learned noise slope ``p`` (one per hidden unit).
+each with its own learned noise slope ``p`` (one per hidden unit). For controlled
+comparisons the same cell can run hard (``hard_sigmoid`` / ``hard_tanh``) or soft
+(``sigmoid`` / ``tanh``) gates instead (``NoiseConfig.gates``): the parameters, their
+initialisation and the rest of the step stay the same.
+
+The fused kernels are initialised gate block by gate block
+(:func:`~rectify_jax.initializers.blockwise`), so each gate's recurrent block is
+orthogonal on its own, as in ``flax.linen.LSTMCell`` / ``GRUCell``.
 """
 
 from __future__ import annotations
@@ -17,33 +24,51 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from rectify_jax._src import activations
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
+from rectify_jax._src.initializers import blockwise
 from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, RESIDUALS
 
-# Roles pick the initialiser: "kernel", "recurrent", "bias" or "p".
+# Roles pick the initialiser: "kernel", "recurrent", "bias" or "p". The third entry of a
+# layout row is how many gate blocks the last axis holds (each initialised on its own).
 LSTM_P = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_output")
 GRU_P = ("reset_gate", "update_gate", "candidate")
+GATES = ("noisy", "hard", "soft")
+
+Layout = dict[str, tuple[tuple[int, ...], str, int]]
 
 
-def lstm_layout(in_features: int, hidden: int) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Parameter name -> (shape, role) of :func:`noisy_lstm_step`; gates in order i, f, g, o."""
+def lstm_layout(in_features: int, hidden: int) -> Layout:
+    """Parameter name -> (shape, role, blocks) of :func:`noisy_lstm_step`; gates i, f, g, o."""
     return {
-        "input_kernel": ((in_features, 4 * hidden), "kernel"),
-        "recurrent_kernel": ((hidden, 4 * hidden), "recurrent"),
-        "bias": ((4 * hidden,), "bias"),
-        "p": ((len(LSTM_P), hidden), "p"),
+        "input_kernel": ((in_features, 4 * hidden), "kernel", 4),
+        "recurrent_kernel": ((hidden, 4 * hidden), "recurrent", 4),
+        "bias": ((4 * hidden,), "bias", 1),
+        "p": ((len(LSTM_P), hidden), "p", 1),
     }
 
 
-def gru_layout(in_features: int, hidden: int) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Parameter name -> (shape, role) of :func:`noisy_gru_step`; gates in order r, z, n."""
+def gru_layout(in_features: int, hidden: int) -> Layout:
+    """Parameter name -> (shape, role, blocks) of :func:`noisy_gru_step`; gates r, z, n."""
     return {
-        "input_kernel": ((in_features, 3 * hidden), "kernel"),
-        "recurrent_kernel": ((hidden, 3 * hidden), "recurrent"),
-        "bias": ((3 * hidden,), "bias"),
-        "recurrent_bias": ((hidden,), "bias"),
-        "p": ((len(GRU_P), hidden), "p"),
+        "input_kernel": ((in_features, 3 * hidden), "kernel", 3),
+        "recurrent_kernel": ((hidden, 3 * hidden), "recurrent", 3),
+        "bias": ((3 * hidden,), "bias", 1),
+        "recurrent_bias": ((hidden,), "bias", 1),
+        "p": ((len(GRU_P), hidden), "p", 1),
+    }
+
+
+def layout_initializers(layout: Layout, inits: dict) -> dict[str, tuple[tuple[int, ...], object]]:
+    """Parameter name -> (shape, initialiser), each fused kernel initialised per gate block.
+
+    ``inits`` maps a role (``"kernel"``, ``"recurrent"``, ``"bias"``, ``"p"``) to an
+    initialiser; the linen and NNX cells both create their parameters from this.
+    """
+    return {
+        name: (shape, blockwise(inits[role], blocks) if blocks > 1 else inits[role])
+        for name, (shape, role, blocks) in layout.items()
     }
 
 
@@ -57,6 +82,9 @@ class NoiseConfig:
       tanh_alpha: alpha of the noisy hard tanh units (default 1.15).
       residual: ``"noise"`` or ``"key"``, what each unit keeps for the backward pass.
       generator: ``"jax"`` or ``"fast"``, the noise generator.
+      gates: ``"noisy"`` (the noisy units), or for controlled comparisons ``"hard"``
+        (``hard_sigmoid`` / ``hard_tanh``) or ``"soft"`` (``sigmoid`` / ``tanh``) with
+        the same parameters (``p`` then unused) and the rest of the step unchanged.
     """
 
     noise: str = "half_normal"
@@ -64,8 +92,10 @@ class NoiseConfig:
     tanh_alpha: float = 1.15
     residual: str = "noise"
     generator: str = "jax"
+    gates: str = "noisy"
 
     def check(self, fn: str) -> None:
+        v.one_of(fn, "gates", self.gates, GATES)
         v.one_of(fn, "noise", self.noise, noise_lib.NOISE_KINDS)
         v.one_of(fn, "residual", self.residual, RESIDUALS)
         v.one_of(fn, "generator", self.generator, noise_lib.GENERATORS)
@@ -76,8 +106,8 @@ class _Units:
 
     def __init__(self, config, key, n, gate_c, tanh_c, deterministic):
         self.config, self.gate_c, self.tanh_c = config, gate_c, tanh_c
-        self.deterministic = deterministic
-        self.keys = [None] * n if deterministic else list(jax.random.split(key, n))
+        self.deterministic = deterministic or config.gates != "noisy"
+        self.keys = [None] * n if self.deterministic else list(jax.random.split(key, n))
 
     def _apply(self, unit, z, i, p, alpha, c):
         cfg = self.config
@@ -94,9 +124,17 @@ class _Units:
         )
 
     def gate(self, z, i, p):
+        if self.config.gates == "hard":
+            return activations.hard_sigmoid(z)
+        if self.config.gates == "soft":
+            return activations.sigmoid(z)
         return self._apply(HARD_SIGMOID_UNIT, z, i, p, self.config.gate_alpha, self.gate_c)
 
     def squash(self, z, i, p):
+        if self.config.gates == "hard":
+            return activations.hard_tanh(z)
+        if self.config.gates == "soft":
+            return activations.tanh(z)
         return self._apply(HARD_TANH_UNIT, z, i, p, self.config.tanh_alpha, self.tanh_c)
 
 

@@ -13,6 +13,7 @@ from rectify_jax._src import activations, diagnostics, stochastic
 from rectify_jax._src.cells import (
     NoiseConfig,
     gru_layout,
+    layout_initializers,
     lstm_layout,
     noisy_gru_step,
     noisy_lstm_step,
@@ -437,6 +438,7 @@ class _NoisyCell(nn.RNNCellBase):
     param_dtype: Dtype = jnp.float32
     rng_collection: str = "noise"
     generator: str = "jax"
+    gates: str = "noisy"
 
     _layout = staticmethod(lstm_layout)
     _step = staticmethod(noisy_lstm_step)
@@ -444,7 +446,7 @@ class _NoisyCell(nn.RNNCellBase):
     @nn.compact
     def __call__(self, carry, x, *, rng=None):
         config = NoiseConfig(
-            self.noise, self.gate_alpha, self.tanh_alpha, self.residual, self.generator
+            self.noise, self.gate_alpha, self.tanh_alpha, self.residual, self.generator, self.gates
         )
         config.check(type(self).__name__)
         inits = {
@@ -453,15 +455,17 @@ class _NoisyCell(nn.RNNCellBase):
             "bias": self.bias_init,
             "p": self.p_init,
         }
+        layout = self._layout(jnp.shape(x)[-1], self.features)
         params = {
-            name: self.param(name, inits[role], shape, self.param_dtype)
-            for name, (shape, role) in self._layout(jnp.shape(x)[-1], self.features).items()
+            name: self.param(name, init, shape, self.param_dtype)
+            for name, (shape, init) in layout_initializers(layout, inits).items()
         }
+        noiseless = self.deterministic or self.gates != "noisy"
         carry, y, pre = self._step(
             params,
             carry,
             x,
-            _noise_key(self, self.deterministic, rng),
+            _noise_key(self, noiseless, rng),
             gate_c=_noise_scale(self, self.gate_c, "gate_c"),
             tanh_c=_noise_scale(self, self.tanh_c, "tanh_c"),
             config=config,
@@ -494,6 +498,15 @@ class NoisyLSTMCell(_NoisyCell):
     Each step sows the inputs of its noisy units (a dict named as the gates) as
     ``"preactivations"`` in the ``"intermediates"`` collection, for diagnostics.
 
+    Initialisation follows ``flax.linen.LSTMCell``: ``kernel_init`` (LeCun normal) and
+    ``recurrent_kernel_init`` (orthogonal) are applied to each gate's block of the fused
+    kernels on its own (:func:`rectify_jax.initializers.blockwise`), so every gate's
+    recurrent block is orthogonal, and biases start at zero. A comparison with flax's
+    cell therefore starts from the same distribution of weights. For a controlled
+    comparison inside one implementation, ``gates="hard"`` or ``gates="soft"`` runs the
+    same cell with hard or soft gates (same parameters; ``p`` unused), and
+    ``deterministic=True`` during training trains the noisy units' expectation.
+
     Attributes:
       features: hidden size.
       noise: ``"half_normal"`` (NAH) or ``"normal"`` (NAN).
@@ -501,6 +514,8 @@ class NoisyLSTMCell(_NoisyCell):
       tanh_alpha, tanh_c: alpha and initial c of the noisy hard tanh units (1.15, 0.5).
       deterministic: test-time cell if True.
       generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
+      gates: ``"noisy"`` (default), ``"hard"`` (``hard_sigmoid`` / ``hard_tanh``) or
+        ``"soft"`` (``sigmoid`` / ``tanh``).
 
     Examples:
       >>> from rectify_jax import linen as rjl
@@ -526,8 +541,8 @@ class NoisyGRUCell(_NoisyCell):
       r, z = \tilde\sigma(W_x x + W_h h + b), \quad
       n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h
 
-    in the gate convention of ``flax.linen.GRUCell``. Attributes as in
-    :class:`NoisyLSTMCell`; the carry is ``h``.
+    in the gate convention of ``flax.linen.GRUCell``. Attributes and initialisation (per
+    gate block, as flax's cell) as in :class:`NoisyLSTMCell`; the carry is ``h``.
 
     Examples:
       >>> from rectify_jax import linen as rjl

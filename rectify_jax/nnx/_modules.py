@@ -15,6 +15,7 @@ from rectify_jax._src import validation as v
 from rectify_jax._src.cells import (
     NoiseConfig,
     gru_layout,
+    layout_initializers,
     lstm_layout,
     noisy_gru_step,
     noisy_lstm_step,
@@ -449,9 +450,10 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
         param_dtype: Dtype = jnp.float32,
         rng_collection: str = "noise",
         generator: str = "jax",
+        gates: str = "noisy",
         rngs: nnx.Rngs,
     ):
-        self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual, generator)
+        self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual, generator, gates)
         self.config.check(type(self).__name__)
         self.in_features, self.hidden_features = in_features, hidden_features
         self.param_dtype = param_dtype
@@ -461,9 +463,10 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
             "bias": bias_init,
             "p": p_init,
         }
-        self._names = tuple(self._layout(in_features, hidden_features))
-        for name, (shape, role) in self._layout(in_features, hidden_features).items():
-            setattr(self, name, nnx.Param(inits[role](rngs.params(), shape, param_dtype)))
+        layout = layout_initializers(self._layout(in_features, hidden_features), inits)
+        self._names = tuple(layout)
+        for name, (shape, init) in layout.items():
+            setattr(self, name, nnx.Param(init(rngs.params(), shape, param_dtype)))
         self.gate_c = NoiseScale(jnp.asarray(gate_c, param_dtype))
         self.tanh_c = NoiseScale(jnp.asarray(tanh_c, param_dtype))
         self.deterministic, self.rng_collection = deterministic, rng_collection
@@ -474,7 +477,8 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
 
     def step_with_preactivations(self, carry, x, *, rngs: RngSource = None):
         """One step, also returning the inputs of the noisy units (a dict), for diagnostics."""
-        det, key = self._key(None, rngs)
+        noiseless = self.config.gates != "noisy"  # hard or soft gates draw no noise
+        det, key = (True, None) if noiseless else self._key(None, rngs)
         params = {name: getattr(self, name)[...] for name in self._names}
         return self._step(
             params,
@@ -499,8 +503,8 @@ class _NoisyCell(nnx.RNNCellBase, _Stochastic):
 class NoisyLSTMCell(_NoisyCell):
     r"""LSTM cell with noisy hard-sigmoid gates and noisy hard tanh units (NNX).
 
-    The same cell as :class:`rectify_jax.linen.NoisyLSTMCell` (same parameter names
-    and math; see there). Each call draws one key from its ``"noise"`` stream, so
+    The same cell as :class:`rectify_jax.linen.NoisyLSTMCell` (same parameter names,
+    math, per-gate-block initialisation and ``gates`` switch; see there). Each call draws one key from its ``"noise"`` stream, so
     under ``nnx.RNN`` (which carries the stream's counter through the scan) every
     time step gets fresh noise. ``model.eval()`` switches to the test-time cell.
     ``cell(carry, x, rngs=key)`` uses ``key`` instead of the cell's stream.
