@@ -504,10 +504,11 @@ class NoisyLSTMCell(_NoisyCell):
     r"""LSTM cell with noisy hard-sigmoid gates and noisy hard tanh units (NNX).
 
     The same cell as :class:`rectify_jax.linen.NoisyLSTMCell` (same parameter names,
-    math, per-gate-block initialisation and ``gates`` switch; see there). Each call draws one key from its ``"noise"`` stream, so
-    under ``nnx.RNN`` (which carries the stream's counter through the scan) every
-    time step gets fresh noise. ``model.eval()`` switches to the test-time cell.
-    ``cell(carry, x, rngs=key)`` uses ``key`` instead of the cell's stream.
+    math, per-gate-block initialisation and ``gates`` switch; see there). Each call
+    draws one key from its ``"noise"`` stream, so under ``nnx.RNN`` (which carries the
+    stream's counter through the scan) every time step gets fresh noise.
+    ``model.eval()`` switches to the test-time cell. ``cell(carry, x, rngs=key)`` uses
+    ``key`` instead of the cell's stream.
 
     Examples:
       >>> from flax import nnx
