@@ -1,4 +1,4 @@
-"""Laptop-scale reproductions of the source papers' claims (SPEC §4).
+"""Laptop-scale reproductions of the source papers' claims.
 
 ``rectify-jax reproduce NAME|all`` runs them; each writes per-seed JSON (as soon as a
 seed finishes, so an interrupted run keeps them and a rerun skips them), a figure,
@@ -12,9 +12,17 @@ import pathlib
 import time
 
 from rectify_jax.experiments import _common
-from rectify_jax.experiments._common import Experiment, Progress, Report
+from rectify_jax.experiments._common import Claim, Experiment, Progress, Report
 
-__all__ = ["EXPERIMENTS", "Experiment", "Progress", "Report", "report_header", "reproduce"]
+__all__ = [
+    "EXPERIMENTS",
+    "Claim",
+    "Experiment",
+    "Progress",
+    "Report",
+    "report_header",
+    "reproduce",
+]
 
 
 def _registry() -> dict[str, Experiment]:
@@ -29,6 +37,7 @@ def _registry() -> dict[str, Experiment]:
             charlm.LSTM_EXPERIMENT,
             sequences.UNIQUE_EXPERIMENT,
             sequences.ADDING_EXPERIMENT,
+            sequences.DIGITS_EXPERIMENT,
         ]
     }
 
@@ -40,7 +49,7 @@ def reproduce(
     name: str,
     *,
     out: str | pathlib.Path = "results",
-    seeds: int = 3,
+    seeds: int = 5,
     steps: int | None = None,
     quick: bool = False,
     progress: Progress | None = None,
@@ -82,54 +91,70 @@ def reproduce(
         seconds += elapsed
     figure = folder / f"{name}.png"
     rep = exp.report(results, config, str(figure))
-    section = _section(exp, rep, seeds, seconds, folder, figure, config)
+    verdicts = _common.judge(rep.claims, quick=quick, seeds=seeds)
+    summary = {
+        "config": config,
+        "seeds": seeds,
+        "quick": bool(quick),
+        "arms": list(rep.arms),
+        "levels": dict(rep.levels),
+        "verdicts": verdicts,
+        "seconds": seconds,
+        "setup": rep.setup,
+        "machine": _common.machine(),
+    }
+    section = _section(exp, rep, summary, folder, figure)
     (folder / "section.md").write_text(section)
-    _common.write_json(
-        folder / "summary.json",
-        {
-            "config": config,
-            "seeds": seeds,
-            "seconds": seconds,
-            "setup": rep.setup,
-            "verdicts": [{"claim": a, "verdict": b, "evidence": e} for a, b, e in rep.verdicts],
-        },
-    )
+    _common.write_json(folder / "summary.json", summary)
     return section
 
 
-def _section(
-    exp: Experiment, rep: Report, seeds: int, seconds: float, folder, figure, config
-) -> str:
+def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str:
+    seeds, seconds = summary["seeds"], summary["seconds"]
     lines = [
         f"## {exp.title}",
         "",
         f"**Original claim** ({exp.source}): {exp.claim}",
         "",
         f"**Run here**: {rep.setup} Seeds 0..{seeds - 1}; mean ± std over seeds. "
-        f"Wall time {seconds / 60:.1f} min on {_common.machine()}.",
-        "",
-        rep.table,
+        f"Wall time {seconds / 60:.1f} min on {summary['machine']}.",
         "",
     ]
+    if rep.levels:
+        levels = ", ".join(f"{k} {v:.3f}" for k, v in rep.levels.items())
+        lines += [f"**Reference levels**: {levels}.", ""]
+    lines += [rep.table, ""]
+    if rep.extra:
+        lines += [rep.extra, ""]
     if rep.figure:
         rel = pathlib.Path(folder.name) / figure.name
         lines += [f"![{exp.title}]({rel.as_posix()})", ""]
-    lines += ["**Verdicts**", ""]
-    lines += [f"- {claim}: **{v}** ({evidence})" for claim, v, evidence in rep.verdicts]
+    lines += [
+        "**Verdicts** (t-test over seeds, n - 1 degrees of freedom; Holm-corrected within "
+        "this experiment; *held* / *did not hold here* at adjusted p < 0.05, else "
+        "*inconclusive*)",
+        "",
+        _common.verdict_table(summary["verdicts"]),
+    ]
     return "\n".join(lines) + "\n"
 
 
 def report_header(quick: bool) -> str:
-    size = (
-        "the `--quick` configuration (tiny: checks the pipeline, not the science)"
-        if quick
-        else "the full laptop-scale configuration"
-    )
+    if quick:
+        size = (
+            "the `--quick` configuration. **This is a pipeline check, not evidence**: the "
+            "models are tiny and barely trained, so no claim is judged"
+        )
+    else:
+        size = "the full laptop-scale configuration"
     return (
         "# rectify_jax: reproductions\n\n"
-        f"Produced by `rectify-jax reproduce all` with {size}. Each section states the "
-        "source's claim, what was run here, the numbers over seeds, a figure, and a plain "
-        "verdict: *held* when the per-seed differences support the claim by more than two "
-        "standard errors, *did not hold here* when they contradict it by as much, *mixed* "
-        "otherwise.\n\n"
+        f"Produced by `rectify-jax reproduce` with {size}. Each section states the "
+        "source's claim, what was run here, the numbers over seeds, a figure, and for "
+        "each sub-claim a t-test over seeds (paired where two arms are compared: the arms "
+        "of one seed share their initial parameters and batches), Holm-corrected within "
+        "the experiment. Labels: *held* (adjusted p < 0.05 in the claimed direction), "
+        "*did not hold here* (adjusted p < 0.05 against it), *inconclusive* (otherwise); "
+        f"runs with fewer than {_common.MIN_SEEDS} seeds are not labelled. A diverged or "
+        "stuck seed counts as a failure of its arm.\n\n"
     )

@@ -1,4 +1,20 @@
-"""Shared machinery of the experiments: training loop, progress, verdicts, result files."""
+"""Shared machinery of the experiments: training loop, statistics, verdicts, result files.
+
+Standards every experiment follows:
+
+* **Controls.** The arms of a comparison are built from one implementation and, for a
+  given seed, start from the same parameters and see the same batches; they differ only
+  in the mechanism the claim is about.
+* **Statistics.** A claim is judged by a t-test over seeds on per-seed values (a paired
+  difference between two arms, or an arm's margin over a fixed level), with n - 1
+  degrees of freedom, a 95 % interval and Holm's correction across the claims of one
+  experiment. Labels: *held* (Holm-adjusted p < 0.05, in the claimed direction), *did
+  not hold here* (p < 0.05, against it), *inconclusive* (otherwise).
+* **Failures.** A diverged or stuck seed is a failure of its arm: for the tests its value
+  is replaced by the arm's failure level (e.g. the loss of a constant predictor), and
+  tables show it as ``diverged (k/n)``.
+* **Quick runs** check the pipeline only: no labels.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+ALPHA = 0.05
+MIN_SEEDS = 5
+"""Fewer seeds than this give numbers but no verdict labels."""
+LABELS = ("held", "did not hold here", "inconclusive")
+
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
@@ -27,9 +48,9 @@ class Experiment:
       claim: the original claim, as the source paper states it.
       source: the paper.
       run_seed: ``(config, seed, progress) -> result`` (a JSON-able dict with
-        ``"metrics": {model: {metric: value}}`` and optional ``"curves"``).
+        ``"metrics": {arm: {metric: value}}`` and optional curves).
       report: ``(results, config, figure_path) -> Report`` from all seeds' results.
-      full, quick: the two configurations (``steps`` is the training length).
+      full, quick: the two configurations.
     """
 
     name: str
@@ -42,14 +63,35 @@ class Experiment:
     quick: dict
 
 
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A claim judged by a t-test over seeds.
+
+    Attributes:
+      text: the claim, in words.
+      support: one value per seed, positive where the seed supports the claim (a paired
+        difference oriented so, or a margin over a fixed level).
+      evidence: what ``support`` is, e.g. ``"tanh minus relu, test accuracy"``.
+      test: ``"paired t-test"`` or ``"one-sample t-test"``.
+    """
+
+    text: str
+    support: tuple[float, ...]
+    evidence: str
+    test: str = "paired t-test"
+
+
 @dataclasses.dataclass
 class Report:
-    """What an experiment's section says: what ran, the numbers, the verdicts."""
+    """What an experiment's section says: what ran, the numbers, the claims to judge."""
 
     setup: str
     table: str
-    verdicts: list[tuple[str, str, str]]  # (sub-claim, verdict, evidence)
+    claims: list[Claim]
+    arms: list[str]
+    levels: dict[str, float] = dataclasses.field(default_factory=dict)
     figure: str | None = None
+    extra: str = ""  # further markdown (e.g. an attribution table), after the main table
 
 
 # --------------------------------------------------------------------------------------
@@ -67,7 +109,7 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._progress = RichProgress(
-                TextColumn("{task.description:<42}"),
+                TextColumn("{task.description:<46}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:>8}"),
@@ -94,6 +136,26 @@ class Progress:
         return update
 
 
+@dataclasses.dataclass
+class Trained:
+    """The outcome of :func:`train`.
+
+    Attributes:
+      params: the final parameters (with a leading arm axis when ``hparams`` was given).
+      history: ``[[step, loss, seconds], ...]`` once per chunk: ``loss`` is the mean
+        training loss over the chunk's steps (a list, one per arm, with ``hparams``),
+        ``seconds`` the training time so far, compilation and checkpoints excluded.
+      checkpoints: ``[[step, value], ...]`` from ``on_checkpoint``.
+      seconds_per_step: runs one more chunk from the final state and returns its time
+        per step (for side-by-side timing of arms, interleaved by the caller).
+    """
+
+    params: Any
+    history: list
+    checkpoints: list
+    seconds_per_step: Callable[[], float]
+
+
 def train(
     loss_fn,
     params,
@@ -102,129 +164,336 @@ def train(
     key,
     *,
     data=None,
+    hparams: dict | None = None,
+    chunk: int = 10,
+    checkpoint_every: int | None = None,
+    on_checkpoint=None,
     progress=None,
-    label="",
-    record_every: int = 10,
-    hook=None,
-):
-    """Runs ``steps`` jitted optimiser steps of ``loss_fn(params, data, key, step)``.
+    label: str = "",
+) -> Trained:
+    """Runs ``steps`` optimiser steps of ``loss_fn(params, data, key, step, hparams)``.
 
-    ``hook(params, step)`` (traced) may replace parameters before each step, e.g. to
-    set an annealed noise scale. Returns the final parameters and the history
-    ``[[step, loss, seconds], ...]`` recorded every ``record_every`` steps (seconds
-    exclude the first step's compilation).
+    Steps run ``chunk`` at a time inside one compiled ``lax.scan`` (Python dispatch once
+    per chunk). Step ``i`` gets ``jax.random.fold_in(key, i)``: runs that share ``key``
+    see the same batches, whatever else differs.
+
+    With ``hparams`` (a dict of arrays with a leading arm axis), ``params`` carries the
+    same leading axis and every arm trains in one ``jax.vmap``-ed program on the same
+    batches; ``tx`` is then a function ``hparams -> optax.GradientTransformation`` (so
+    that, e.g., the learning rate or the clipping threshold differ between arms).
     """
-    opt_state = tx.init(params)
+    make_tx = (lambda hp: tx) if isinstance(tx, optax.GradientTransformation) else tx
 
-    @jax.jit
-    def step(params, opt_state, i, key, data):
-        if hook is not None:
-            params = hook(params, i)
-        loss, grads = jax.value_and_grad(loss_fn)(params, data, key, i)
-        updates, opt_state = tx.update(grads, opt_state, params)
+    def one_step(params, opt_state, hp, i, key, data):
+        loss, grads = jax.value_and_grad(loss_fn)(params, data, jax.random.fold_in(key, i), i, hp)
+        updates, opt_state = make_tx(hp).update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    def init(params, hp):
+        return make_tx(hp).init(params)
+
+    if hparams is not None:
+        one_step = jax.vmap(one_step, in_axes=(0, 0, 0, None, None, None))
+        init = jax.vmap(init)
+
+    @jax.jit
+    def run_chunk(params, opt_state, hp, steps_, key, data):
+        def body(carry, i):
+            p, o = carry
+            p, o, loss = one_step(p, o, hp, i, key, data)
+            return (p, o), loss
+
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), steps_)
+        return params, opt_state, losses
+
+    opt_state = jax.jit(init)(params, hparams)
     update = (progress or Progress(False)).task(label, steps)
-    history, t0 = [], None
-    for i in range(steps):
-        params, opt_state, loss = step(params, opt_state, i, jax.random.fold_in(key, i), data)
-        if t0 is None:
-            loss.block_until_ready()
-            t0 = time.perf_counter()
-        if i % record_every == 0 or i == steps - 1:
-            value = float(loss)
-            history.append([i, value, time.perf_counter() - t0])
-            update(i + 1, value)
-    if hook is not None:
-        params = hook(params, steps)
-    return params, history
+    history, checkpoints = [], []
+    clock, t_mark = 0.0, None
+    done = 0
+    while done < steps:
+        n = min(chunk, steps - done)
+        steps_ = jnp.arange(done, done + n)
+        t = time.perf_counter()
+        params, opt_state, losses = run_chunk(params, opt_state, hparams, steps_, key, data)
+        losses = np.asarray(losses, np.float64)  # waits for the chunk
+        if t_mark is None:
+            t_mark = time.perf_counter()  # the first chunk includes compilation: not timed
+        else:
+            clock += time.perf_counter() - t
+        done += n
+        mean = losses.mean(axis=0)
+        history.append([done, mean.tolist(), clock])
+        update(done, float(np.nanmean(mean)) if mean.ndim else float(mean))
+        if on_checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
+            checkpoints.append([done, on_checkpoint(params)])
+    # Timing starts after the first chunk: add its share so ``seconds`` covers all steps.
+    if len(history) > 1:
+        per_step = clock / (done - history[0][0])
+        for h in history:
+            h[2] += per_step * history[0][0]
+
+    def seconds_per_step() -> float:
+        steps_ = jnp.arange(chunk)
+        t = time.perf_counter()
+        jax.block_until_ready(run_chunk(params, opt_state, hparams, steps_, key, data))
+        return (time.perf_counter() - t) / chunk
+
+    return Trained(params, history, checkpoints, seconds_per_step)
 
 
-def clip_adam(lr: float, clip: float | None):
-    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr)) if clip else optax.adam(lr)
+def interleaved_step_times(timers: dict[str, Callable[[], float]], rounds: int = 3) -> dict:
+    """Seconds per training step of each arm, timed in turn ``rounds`` times (minimum kept).
+
+    Timing the arms side by side, interleaved, keeps a busy machine from biasing one arm.
+    """
+    best = {name: math.inf for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer())
+    return best
+
+
+def adam(lr, clip=None):
+    """Adam, optionally after clipping the gradient's global norm (``clip`` may be traced)."""
+    if clip is None:
+        return optax.adam(lr)
+    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr))
+
+
+def stack(trees: Sequence[Any]):
+    """Stacks pytrees along a new leading (arm) axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def unstack(tree, n: int) -> list:
+    return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
+
+
+def cross_entropy(logits, labels):
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def tail_mean(history: list, fraction: float = 0.2, arm: int | None = None) -> float:
+    """Mean training loss over the last ``fraction`` of the recorded chunks."""
+    losses = np.asarray([h[1] if arm is None else h[1][arm] for h in history], np.float64)
+    k = max(1, int(round(fraction * len(losses))))
+    return float(losses[-k:].mean())
 
 
 # --------------------------------------------------------------------------------------
 # Statistics and verdicts
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    a = np.asarray(values, np.float64)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+def t_test(support: Sequence[float]) -> dict:
+    """Two-sided one-sample t-test of ``mean(support) == 0`` (a paired test on differences).
 
-
-def fmt(values: Sequence[float], digits: int = 3) -> str:
-    m, s = mean_std(values)
-    if not math.isfinite(m):
-        return "diverged"
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def verdict(support: Sequence[float]) -> str:
-    """From per-seed differences where a positive value supports the claim.
-
-    "held" when the mean difference is positive by more than two standard errors,
-    "did not hold here" when it is negative by more than two, "mixed" otherwise
-    (including when any seed diverged).
+    Returns ``n``, ``mean_difference``, ``ci95`` (t interval), ``t`` and ``p`` (n - 1
+    degrees of freedom). Values must be finite (replace failures before calling).
     """
+    from scipy import stats
+
     a = np.asarray(support, np.float64)
-    if not np.all(np.isfinite(a)):
-        return "mixed"
-    se = a.std(ddof=1) / math.sqrt(len(a)) if len(a) > 1 else 0.0
-    if a.mean() > 2 * se and a.mean() > 0:
-        return "held"
-    if a.mean() < -2 * se and a.mean() < 0:
-        return "did not hold here"
-    return "mixed"
+    n = len(a)
+    mean = float(a.mean()) if n else math.nan
+    if n < 2:
+        return {
+            "n": n,
+            "mean_difference": mean,
+            "ci95": [math.nan, math.nan],
+            "t": math.nan,
+            "p": math.nan,
+        }
+    se = float(a.std(ddof=1)) / math.sqrt(n)
+    q = float(stats.t.ppf(0.975, n - 1))
+    if se == 0.0:  # every seed gave the same value
+        t, p = (0.0, 1.0) if mean == 0.0 else (math.copysign(math.inf, mean), 0.0)
+    else:
+        t = mean / se
+        p = float(2 * stats.t.sf(abs(t), n - 1))
+    return {"n": n, "mean_difference": mean, "ci95": [mean - q * se, mean + q * se], "t": t, "p": p}
 
 
-def metric(results: list[dict], model: str, name: str) -> list[float]:
-    return [float(r["metrics"][model][name]) for r in results]
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), NaN passed through."""
+    p = np.asarray(pvalues, np.float64)
+    finite = np.flatnonzero(np.isfinite(p))
+    out = np.full(len(p), math.nan)
+    m = len(finite)
+    running = 0.0
+    for rank, i in enumerate(finite[np.argsort(p[finite], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def label(mean: float, p_holm: float) -> str:
+    """*held* / *did not hold here* / *inconclusive* from the direction and adjusted p."""
+    if math.isfinite(p_holm) and p_holm < ALPHA and mean != 0:
+        return "held" if mean > 0 else "did not hold here"
+    return "inconclusive"
+
+
+def judge(claims: Sequence[Claim], *, quick: bool, seeds: int) -> list[dict]:
+    """Tests every claim, Holm-corrects within the list, and labels (or declines to)."""
+    tests = [t_test(c.support) for c in claims]
+    adjusted = holm([t["p"] for t in tests])
+    if quick:
+        reason = "not judged (quick run)"
+    elif seeds < MIN_SEEDS:
+        reason = f"not judged ({seeds} seed{'s' * (seeds != 1)}; a verdict needs {MIN_SEEDS})"
+    else:
+        reason = None
+    out = []
+    for claim, test, p_holm in zip(claims, tests, adjusted, strict=True):
+        test = {"name": claim.test, **test, "p_holm": p_holm}
+        out.append(
+            {
+                "claim": claim.text,
+                "verdict": None if reason else label(test["mean_difference"], p_holm),
+                "not_judged": reason,
+                "evidence": claim.evidence,
+                "test": test,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Per-seed values, failures and tables
+
+
+def values(results: list[dict], arm: str, name: str) -> list[float]:
+    return [float(r["metrics"][arm][name]) for r in results]
+
+
+def failed(results: list[dict], arm: str) -> list[bool]:
+    """Which seeds of ``arm`` diverged (its result says ``"diverged": true``)."""
+    return [bool(r["metrics"][arm].get("diverged", False)) for r in results]
+
+
+def robust(results, arm, name, failure: float | None, higher_is_better: bool) -> list[float]:
+    """Per-seed values, each failed seed (or non-finite value) replaced by ``failure``.
+
+    A value worse than the failure level (e.g. a loss above a constant predictor's) is
+    clipped to it: beyond failure, how badly a run failed carries no information.
+    """
+    out = []
+    for v, bad in zip(values(results, arm, name), failed(results, arm), strict=True):
+        if failure is not None:
+            worse = v < failure if higher_is_better else v > failure
+            if bad or not math.isfinite(v) or worse:
+                v = failure
+        out.append(v)
+    return out
 
 
 def compare(
     results: list[dict],
     claim: str,
-    a: str,
-    b: str,
+    better: str,
+    worse: str,
     name: str,
     *,
     higher_is_better: bool = True,
+    failure: float | None = None,
     digits: int = 3,
-) -> tuple[str, str, str]:
-    """The verdict on "model ``a`` beats model ``b`` on metric ``name``", seed by seed."""
-    diff = [x - y for x, y in zip(metric(results, a, name), metric(results, b, name), strict=True)]
-    support = diff if higher_is_better else [-d for d in diff]
-    return claim, verdict(support), f"{a} minus {b}: {fmt(diff, digits)}"
+) -> Claim:
+    """The claim "arm ``better`` beats arm ``worse`` on metric ``name``", seed by seed."""
+    a = robust(results, better, name, failure, higher_is_better)
+    b = robust(results, worse, name, failure, higher_is_better)
+    if higher_is_better:
+        support, what = [x - y for x, y in zip(a, b, strict=True)], f"{better} minus {worse}"
+    else:
+        support, what = [y - x for x, y in zip(a, b, strict=True)], f"{worse} minus {better}"
+    return Claim(claim, tuple(support), f"{what}, {name}", "paired t-test")
 
 
-def threshold(
+def beyond(
     results: list[dict],
     claim: str,
-    model: str,
+    arm: str,
     name: str,
-    value: float,
+    level: float,
     *,
     higher_is_better: bool = True,
-    digits: int = 3,
-) -> tuple[str, str, str]:
-    """The verdict on "model's metric is beyond ``value``", seed by seed."""
-    values = metric(results, model, name)
-    support = [v - value if higher_is_better else value - v for v in values]
-    return claim, verdict(support), f"{name} {fmt(values, digits)}"
+    failure: float | None = None,
+) -> Claim:
+    """The claim "arm's metric is beyond ``level``" (one-sample t-test of the margins)."""
+    v = robust(results, arm, name, failure, higher_is_better)
+    support = [x - level if higher_is_better else level - x for x in v]
+    side = ">" if higher_is_better else "<"
+    return Claim(claim, tuple(support), f"{arm} {name} {side} {level:g}", "one-sample t-test")
+
+
+def fmt(values_: Sequence[float], digits: int = 3, diverged: Sequence[bool] | None = None) -> str:
+    """``mean ± std`` over seeds; failed seeds left out and counted as ``diverged (k/n)``."""
+    a = np.asarray(values_, np.float64)
+    bad = ~np.isfinite(a)
+    if diverged is not None:
+        bad |= np.asarray(diverged, bool)
+    good = a[~bad]
+    k, n = int(bad.sum()), len(a)
+    if len(good) == 0:
+        return f"diverged ({k}/{n})"
+    m = f"{good.mean():.{digits}f}"
+    if len(good) > 1:
+        m += f" ± {good.std(ddof=1):.{digits}f}"
+    return m + (f"; diverged ({k}/{n})" if k else "")
 
 
 def table(
-    results: list[dict], models: Sequence[str], columns: Sequence[tuple[str, str]], digits: int = 3
+    results: list[dict],
+    arms: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+    digits: int = 3,
+    head: str = "arm",
 ) -> str:
-    """A markdown table, one row per model, ``mean ± std over seeds`` per column."""
-    head = "| model | " + " | ".join(title for _, title in columns) + " |"
+    """A markdown table, one row per arm, ``mean ± std over seeds`` per column."""
+    top = f"| {head} | " + " | ".join(title for _, title in columns) + " |"
     rule = "|---" * (len(columns) + 1) + "|"
+
+    def cell(arm, key):
+        if any(key not in r["metrics"][arm] for r in results):
+            return "—"
+        return fmt(values(results, arm, key), digits, failed(results, arm))
+
+    rows = [f"| {a} | " + " | ".join(cell(a, key) for key, _ in columns) + " |" for a in arms]
+    return "\n".join([top, rule, *rows])
+
+
+def verdict_table(verdicts: list[dict], digits: int = 3) -> str:
+    """The verdicts as a markdown table: claim, label, mean difference, 95 % CI, p."""
     rows = [
-        f"| {m} | " + " | ".join(fmt(metric(results, m, key), digits) for key, _ in columns) + " |"
-        for m in models
+        "| claim | verdict | mean difference [95 % CI] | t | p | p (Holm) |",
+        "|---|---|---|---|---|---|",
     ]
-    return "\n".join([head, rule, *rows])
+    for v in verdicts:
+        t = v["test"]
+        lo, hi = t["ci95"]
+        label_ = f"**{v['verdict']}**" if v["verdict"] else v["not_judged"]
+        rows.append(
+            f"| {v['claim']} ({v['evidence']}) | {label_} | "
+            f"{_num(t['mean_difference'], digits)} [{_num(lo, digits)}, {_num(hi, digits)}] | "
+            f"{_num(t['t'], 2)} | {_p(t['p'])} | {_p(t['p_holm'])} |"
+        )
+    return "\n".join(rows)
+
+
+def _num(x: float, digits: int) -> str:
+    if not math.isfinite(x):
+        return "n/a" if math.isnan(x) else ("∞" if x > 0 else "-∞")
+    return f"{x:.{digits}f}" if abs(x) >= 10 ** (-digits) or x == 0 else f"{x:.2e}"
+
+
+def _p(p: float) -> str:
+    if not math.isfinite(p):
+        return "n/a"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+# --------------------------------------------------------------------------------------
+# Files
 
 
 def machine() -> str:
@@ -245,7 +514,3 @@ def write_json(path, obj) -> None:
     with open(tmp, "w") as f:
         json.dump(to_jsonable(obj), f, separators=(",", ":"))
     os.replace(tmp, path)
-
-
-def cross_entropy(logits, labels):
-    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))

@@ -12,11 +12,14 @@ from rectify_jax import linen as rjl
 from rectify_jax.experiments import _common as c
 from rectify_jax.experiments import data
 
-MODELS = ("tanh", "noisy_hard_tanh")
+ARMS = ("tanh", "noisy_hard_tanh", "linear")
 
 
 class MLP(nn.Module):
-    noisy: bool
+    """``depth`` hidden layers of ``width`` units; ``linear`` uses the identity (a linear model
+    with the same parameters and initialisation)."""
+
+    activation: str
     width: int = 8
     depth: int = 3
 
@@ -24,19 +27,23 @@ class MLP(nn.Module):
     def __call__(self, x, deterministic: bool = True):
         for _ in range(self.depth):
             x = nn.Dense(self.width)(x)
-            x = rjl.NoisyHardTanh()(x, deterministic) if self.noisy else rj.tanh(x)
+            if self.activation == "noisy_hard_tanh":
+                x = rjl.NoisyHardTanh()(x, deterministic)
+            elif self.activation == "tanh":
+                x = rj.tanh(x)
         return nn.Dense(3)(x)
 
 
 def run_seed(config: dict, seed: int, progress) -> dict:
-    test_x, test_y = data.gaussian_mixture(jax.random.key(10_000 + seed), 2000)
-    metrics, curves, units = {}, {}, {}
-    for name in MODELS:
-        model = MLP(name == "noisy_hard_tanh", config["width"], config["depth"])
+    test_x, test_y = data.gaussian_mixture(jax.random.key(10_000 + seed), config["test"])
+    metrics = {"bayes": {"test_accuracy": float(jnp.mean(data.mixture_bayes(test_x) == test_y))}}
+    curves, learned_p = {}, None
+    for arm in ARMS:
+        model = MLP(arm, config["width"], config["depth"])
         key = jax.random.key(seed)
-        variables = model.init(key, test_x[:1])
+        variables = model.init(key, test_x[:1])  # Dense layers: the same values in every arm
 
-        def loss_fn(params, d, key, i, model=model, variables=variables):
+        def loss_fn(params, d, key, i, hp, model=model, variables=variables):
             x, y = data.gaussian_mixture(key, config["batch"])
             logits = model.apply(
                 {**variables, "params": params},
@@ -46,30 +53,33 @@ def run_seed(config: dict, seed: int, progress) -> dict:
             )
             return c.cross_entropy(logits, y)
 
-        params, hist = c.train(
+        run = c.train(
             loss_fn,
             variables["params"],
-            c.clip_adam(config["lr"], None),
+            c.adam(config["lr"]),
             config["steps"],
             jax.random.fold_in(key, 1),
             progress=progress,
-            label=f"mixture {name} seed {seed}",
+            label=f"mixture {arm} seed {seed}",
         )
-        logits = model.apply({**variables, "params": params}, test_x)
-        metrics[name] = {
+        logits = model.apply({**variables, "params": run.params}, test_x)
+        loss = c.cross_entropy(logits, test_y)
+        metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y)),
-            "final_train_loss": hist[-1][1],
+            "test_cross_entropy": float(loss),
+            "final_train_loss": c.tail_mean(run.history),
+            "diverged": not bool(jnp.isfinite(loss)),
         }
-        curves[name] = hist
-        if name == "noisy_hard_tanh":  # each unit's learned slope p shapes its noise
-            units[name] = [
-                np.asarray(params[f"NoisyHardTanh_{k}"]["p"]).tolist()
+        curves[arm] = run.history
+        if arm == "noisy_hard_tanh":  # each unit's learned slope p shapes its noise
+            learned_p = [
+                np.asarray(run.params[f"NoisyHardTanh_{k}"]["p"]).tolist()
                 for k in range(config["depth"])
             ]
-    return {"metrics": metrics, "curves": curves, "learned_p": units["noisy_hard_tanh"]}
+    return {"metrics": metrics, "curves": curves, "learned_p": learned_p}
 
 
-def _figure(results, config, path):
+def _figure(results, path):
     from matplotlib.figure import Figure
 
     x = jnp.linspace(-4.0, 4.0, 401)
@@ -91,32 +101,69 @@ def _figure(results, config, path):
     fig.savefig(path, dpi=110)
 
 
+def bayes_rate(n: int = 1_000_000) -> float:
+    """Monte Carlo estimate of the Bayes classifier's accuracy (n points, fixed key)."""
+    x, y = data.gaussian_mixture(jax.random.key(123_456), n)
+    return float(jnp.mean(data.mixture_bayes(x) == y))
+
+
 def report(results: list[dict], config: dict, figure: str) -> c.Report:
     tab = c.table(
         results,
-        MODELS,
-        [("test_accuracy", "test accuracy"), ("final_train_loss", "final train loss")],
+        [*ARMS, "bayes"],
+        [
+            ("test_accuracy", "test accuracy"),
+            ("test_cross_entropy", "test cross-entropy"),
+            ("final_train_loss", "train loss (last 20 %)"),
+        ],
     )
-    verdicts = [
-        c.threshold(
-            results,
-            f"{name} solves the task (test accuracy > {config['solved']})",
-            name,
-            "test_accuracy",
-            config["solved"],
+    margin = config["margin"]
+    bayes = c.values(results, "bayes", "test_accuracy")
+    claims = []
+    for arm in ("tanh", "noisy_hard_tanh"):
+        acc = c.robust(results, arm, "test_accuracy", 1 / 3, True)
+        claims.append(
+            c.Claim(
+                f"{arm} solves the task (test accuracy within {margin} of the Bayes "
+                "classifier's on the same points)",
+                tuple(a - b + margin for a, b in zip(acc, bayes, strict=True)),
+                f"{arm} minus Bayes accuracy, plus {margin}",
+                "paired t-test",
+            )
         )
-        for name in MODELS
+    claims += [
+        c.compare(
+            results,
+            f"{arm} beats the linear model (the task needs the non-linearity)",
+            arm,
+            "linear",
+            "test_accuracy",
+            failure=1 / 3,
+        )
+        for arm in ("tanh", "noisy_hard_tanh")
     ]
-    _figure(results, config, figure)
+    _figure(results, figure)
+    means = ", ".join(f"({a:g}, {b:g})" for a, b in data.MIXTURE_MEANS)
+    stds = ", ".join(f"{s:g}" for s in data.MIXTURE_STDS)
     setup = (
-        f"3 isotropic 2-D Gaussians (std 1, centres 2 apart), label = component; MLP with "
-        f"{config['depth']} hidden layers of {config['width']} units, tanh vs noisy hard tanh "
-        f"(NAH, learned p); Adam lr {config['lr']}, batch {config['batch']}, "
-        f"{config['steps']} steps; 2000 test points. 'Solved' means within a few points of "
-        f"the Bayes rate for this overlap (about 0.93). The figure shows the test-time "
+        f"3 equally likely 2-D Gaussians with means {means} and standard deviations {stds} "
+        f"(the Bayes boundaries are quadratic), label = component; MLP with {config['depth']} "
+        f"hidden layers of {config['width']} units: tanh, noisy hard tanh (NAH, learned p, "
+        f"test-time expectation for testing) or the identity (a linear model); the three arms "
+        f"of a seed share the initial weights of their Dense layers and the batches. Adam lr "
+        f"{config['lr']}, batch {config['batch']}, {config['steps']} steps; {config['test']} "
+        f"test points per seed, on which the Bayes classifier is also scored. 'Solved' means "
+        f"within {margin} of the Bayes classifier's accuracy. The figure shows the test-time "
         f"activation and derivative of every noisy unit (seed 0)."
     )
-    return c.Report(setup, tab, verdicts, figure)
+    return c.Report(
+        setup,
+        tab,
+        claims,
+        arms=list(ARMS),
+        levels={"bayes": bayes_rate(config["bayes_samples"]), "chance": 1 / 3, "majority": 1 / 3},
+        figure=figure,
+    )
 
 
 EXPERIMENT = c.Experiment(
@@ -129,6 +176,17 @@ EXPERIMENT = c.Experiment(
     source="Gulcehre, Moczulski, Denil & Bengio 2016",
     run_seed=run_seed,
     report=report,
-    full=dict(width=8, depth=3, steps=3000, batch=128, lr=3e-3, solved=0.85),
-    quick=dict(width=4, depth=2, steps=20, batch=32, lr=3e-3, solved=0.85),
+    full=dict(
+        width=8,
+        depth=3,
+        steps=3000,
+        batch=128,
+        lr=3e-3,
+        test=5000,
+        margin=0.02,
+        bayes_samples=1_000_000,
+    ),
+    quick=dict(
+        width=4, depth=2, steps=20, batch=32, lr=3e-3, test=500, margin=0.02, bayes_samples=10_000
+    ),
 )
