@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_plot)
     p = sub.add_parser("reproduce", help="run experiments: a name from `list`, or all")
     p.add_argument("name")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument(
+        "--seeds", type=int, default=5, help="seeds 0..N-1 (default 5; verdicts need >= 5)"
+    )
     p.add_argument("--steps", type=int, default=None, help="override the training steps")
     p.add_argument("--out", default="results", help="results folder (default: results)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline")

@@ -1,30 +1,64 @@
-"""The reproduction pipeline at --quick size: every experiment runs end to end and writes its
-outputs (this checks the pipeline, not the science); verdicts; resuming; the CLI."""
+"""The reproduction pipeline: every experiment at --quick size end to end (this checks the
+pipeline, not the science), controls (shared initial parameters), the statistics behind
+verdicts, failure handling, quick mode, the summary.json schema, resuming, the CLI."""
 
+import dataclasses
 import json
+import math
 
+import jax
+import numpy as np
 import pytest
+from scipy import stats
 
 from rectify_jax import cli
-from rectify_jax.experiments import EXPERIMENTS, _common, reproduce
+from rectify_jax.experiments import EXPERIMENTS, _common, charlm, reproduce, sequences
 
-VERDICTS = ("**held**", "**did not hold here**", "**mixed**")
+SUMMARY_KEYS = {"config", "seeds", "quick", "arms", "levels", "verdicts", "seconds"}
+TEST_KEYS = {"name", "n", "mean_difference", "ci95", "t", "p", "p_holm"}
+
+
+def check_summary(summary: dict, *, quick: bool) -> None:
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["quick"] is quick and isinstance(summary["seeds"], int)
+    assert summary["arms"] and all(isinstance(a, str) for a in summary["arms"])
+    assert isinstance(summary["levels"], dict) and summary["seconds"] > 0
+    for v in summary["verdicts"]:
+        assert {"claim", "verdict", "evidence", "test"} <= set(v)
+        assert TEST_KEYS <= set(v["test"]) and len(v["test"]["ci95"]) == 2
+        assert v["test"]["n"] == summary["seeds"]
+        if quick:
+            assert v["verdict"] is None and v["not_judged"] == "not judged (quick run)"
+        else:
+            assert v["verdict"] in _common.LABELS
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
-def test_quick_run_writes_results_figure_and_section(name, tmp_path):
-    section = reproduce(name, out=tmp_path, seeds=1, quick=True, log=lambda *a: None)
+def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
+    section = reproduce(name, out=tmp_path, seeds=2, quick=True, log=lambda *a: None)
     folder = tmp_path / name
-    saved = json.loads((folder / "seed0.json").read_text())
+    saved = json.loads((folder / "seed1.json").read_text())
     assert saved["config"] == EXPERIMENTS[name].quick and saved["result"]["metrics"]
     png = (folder / f"{name}.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 5000
     assert (folder / "section.md").read_text() == section
-    assert EXPERIMENTS[name].claim in section and "| model |" in section
-    verdict_lines = [line for line in section.splitlines() if line.startswith("- ")]
-    assert verdict_lines and all(any(v in line for v in VERDICTS) for line in verdict_lines)
+    assert EXPERIMENTS[name].claim in section and "| arm |" in section
     summary = json.loads((folder / "summary.json").read_text())
-    assert len(summary["verdicts"]) == len(verdict_lines)
+    check_summary(summary, quick=True)
+    assert set(summary["arms"]) <= set(saved["result"]["metrics"])
+    # a quick run labels nothing
+    assert "not judged (quick run)" in section
+    assert not any(f"**{label}**" in section for label in _common.LABELS)
+
+
+def test_rerunning_a_seed_reproduces_its_numbers(tmp_path):
+    for out in ("a", "b"):
+        reproduce("noisy_mixture", out=tmp_path / out, seeds=1, quick=True, log=lambda *a: None)
+    a, b = (
+        json.loads((tmp_path / o / "noisy_mixture" / "seed0.json").read_text())["result"]
+        for o in ("a", "b")
+    )
+    assert a["metrics"] == b["metrics"]
 
 
 def test_finished_seeds_survive_and_are_reused(tmp_path):
@@ -40,13 +74,176 @@ def test_finished_seeds_survive_and_are_reused(tmp_path):
     assert json.loads(seed0.read_text())["config"]["steps"] == 3
 
 
-def test_verdicts_follow_the_numbers():
-    assert _common.verdict([0.10, 0.12, 0.11]) == "held"
-    assert _common.verdict([-0.10, -0.12, -0.11]) == "did not hold here"
-    assert _common.verdict([0.10, -0.12, 0.05]) == "mixed"
-    assert _common.verdict([0.1, float("nan"), 0.1]) == "mixed"
-    assert _common.fmt([1.0, 2.0, 3.0]) == "2.000 ± 1.000"
-    assert _common.fmt([float("nan")]) == "diverged"
+# --------------------------------------------------------------------------------------
+# Controls
+
+
+def test_lstm_arms_share_their_initial_parameters():
+    config = charlm.LSTM_EXPERIMENT.quick
+    for seed in (0, 3):
+        first = charlm.init_variables(charlm.LSTM_ARMS[0], config, seed)
+        for arm in charlm.LSTM_ARMS[1:]:
+            other = charlm.init_variables(arm, config, seed)
+            assert jax.tree.structure(other) == jax.tree.structure(first)
+            for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(other), strict=True):
+                np.testing.assert_array_equal(a, b)
+    # and the seed matters
+    a = charlm.init_variables("hard", config, 0)["params"]
+    b = charlm.init_variables("hard", config, 1)["params"]
+    assert not np.allclose(jax.tree.leaves(a)[0], jax.tree.leaves(b)[0])
+
+
+def test_gru_arms_share_their_initial_parameters():
+    config = charlm.GRU_EXPERIMENT.quick
+    first = charlm.init_variables("tanh", config, 0)
+    for arm in charlm.GRU_ARMS:
+        other = charlm.init_variables(arm, config, 0)
+        for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(other), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_arms_differ_only_in_their_gate_functions():
+    """At full size the arms compute different things from the same parameters."""
+    import jax.numpy as jnp
+
+    config = dict(charlm.LSTM_EXPERIMENT.quick, hidden=16)
+    variables = charlm.init_variables("hard", config, 0)
+    x = jax.random.randint(jax.random.key(0), (2, 12), 0, 256)
+    scaled = jax.tree.map(lambda w: 8.0 * w, variables["params"])  # reach saturation
+    out = {}
+    for arm in charlm.LSTM_ARMS:
+        model = charlm.CharLM(arm, config["hidden"])
+        out[arm] = model.apply(
+            {**variables, "params": scaled}, x, rngs={"noise": jax.random.key(1)}
+        )
+    for i, a in enumerate(charlm.LSTM_ARMS):
+        for b in charlm.LSTM_ARMS[i + 1 :]:
+            assert not np.allclose(out[a], out[b]), (a, b)
+    # test time: nah's test-time model is the expectation arm
+    test = charlm.CharLM("nah", config["hidden"], test=True).apply(
+        {**variables, "params": scaled}, x
+    )
+    np.testing.assert_allclose(test, out["expectation"], rtol=1e-6, atol=1e-6)
+    assert jnp.all(jnp.isfinite(test))
+
+
+def test_unique_count_arms_start_together_and_anneal_to_the_fixed_scale():
+    config = sequences.UNIQUE_EXPERIMENT.full
+    m = sequences.noise_multiplier(config)
+    assert float(m(0)) == pytest.approx(config["c0"] / config["final_c"])
+    # the paper's floor: tanh units reach c = 0.5, i.e. the multiplier reaches 1 ...
+    assert float(m(config["anneal_steps"])) == pytest.approx(1.0)
+    assert float(m(config["anneal_steps"] - 50)) > 1.0
+    # ... well before the end of training
+    assert config["anneal_steps"] < config["steps"]
+
+
+# --------------------------------------------------------------------------------------
+# Statistics and verdicts
+
+
+def test_t_test_matches_scipy():
+    diffs = [0.3, 0.1, 0.25, -0.05, 0.2]
+    got = _common.t_test(diffs)
+    want = stats.ttest_1samp(diffs, 0.0)
+    assert got["t"] == pytest.approx(want.statistic) and got["p"] == pytest.approx(want.pvalue)
+    lo, hi = want.confidence_interval(0.95)
+    assert got["ci95"] == pytest.approx([lo, hi]) and got["n"] == 5
+    # paired: a - b seed by seed is scipy's ttest_rel
+    a, b = np.array([1.0, 2.0, 3.5, 4.0, 5.2]), np.array([0.8, 2.1, 3.0, 3.1, 5.0])
+    assert _common.t_test(a - b)["p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+
+
+def test_holm_correction():
+    got = _common.holm([0.01, 0.04, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1, made monotone
+    assert got == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert _common.holm([0.5, 0.9]) == pytest.approx([1.0, 0.9])
+    assert math.isnan(_common.holm([math.nan, 0.01])[0])
+    assert _common.holm([math.nan, 0.01])[1] == pytest.approx(0.01)
+
+
+def test_verdicts_on_synthetic_cases():
+    rng = np.random.default_rng(0)
+    n = 8
+    real = _common.Claim("real", tuple(0.5 + 0.1 * rng.standard_normal(n)), "e")
+    null = _common.Claim("null", tuple(0.1 * rng.standard_normal(n)), "e")
+    reversed_ = _common.Claim("reversed", tuple(-0.5 + 0.1 * rng.standard_normal(n)), "e")
+    verdicts = _common.judge([real, null, reversed_], quick=False, seeds=n)
+    assert [v["verdict"] for v in verdicts] == ["held", "inconclusive", "did not hold here"]
+    assert verdicts[1]["test"]["p_holm"] > 0.05
+    # Holm: a borderline p that passes alone fails among many tests
+    borderline = _common.Claim("b", (0.12, 0.05, 0.2, 0.02, 0.1), "e")
+    assert _common.t_test(borderline.support)["p"] < 0.05
+    alone = _common.judge([borderline], quick=False, seeds=5)[0]
+    crowd = _common.judge([borderline] + [null] * 4, quick=False, seeds=5)[0]
+    assert alone["verdict"] == "held" and crowd["verdict"] == "inconclusive"
+
+
+def test_no_labels_for_quick_runs_or_too_few_seeds():
+    claim = _common.Claim("c", (1.0, 1.1, 0.9), "e")
+    assert _common.judge([claim], quick=True, seeds=3)[0]["verdict"] is None
+    v = _common.judge([claim], quick=False, seeds=3)[0]
+    assert v["verdict"] is None and "needs 5" in v["not_judged"]
+
+
+def results_with(arms: dict[str, list[float]], name="mse", diverged=None):
+    n = len(next(iter(arms.values())))
+    return [
+        {
+            "metrics": {
+                a: {name: vals[i], "diverged": bool(diverged and diverged.get(a, [False] * n)[i])}
+                for a, vals in arms.items()
+            }
+        }
+        for i in range(n)
+    ]
+
+
+def test_a_diverged_seed_is_a_failure_of_its_arm():
+    nan, big = float("nan"), 1e12
+    results = results_with(
+        {"a": [0.01, 0.02, nan, 0.01, big], "b": [0.15, 0.16, 0.17, 0.16, 0.15]},
+        diverged={"a": [False, False, True, False, True]},
+    )
+    assert _common.robust(results, "a", "mse", 1 / 6, higher_is_better=False) == pytest.approx(
+        [0.01, 0.02, 1 / 6, 0.01, 1 / 6]
+    )
+    claim = _common.compare(
+        results, "a beats b", "a", "b", "mse", higher_is_better=False, failure=1 / 6
+    )
+    assert all(math.isfinite(s) for s in claim.support)
+    assert _common.fmt(_common.values(results, "a", "mse"), 3, _common.failed(results, "a")) == (
+        "0.013 ± 0.006; diverged (2/5)"
+    )
+    assert _common.fmt([nan, nan]) == "diverged (2/2)"
+    table = _common.table(results, ["a", "b"], [("mse", "MSE")])
+    assert "diverged (2/5)" in table and "e+" not in table
+    # an arm that fails every seed cannot win
+    results = results_with({"a": [nan] * 5, "b": [0.10, 0.11, 0.09, 0.1, 0.12]})
+    claim = _common.compare(
+        results, "a beats b", "a", "b", "mse", higher_is_better=False, failure=1 / 6
+    )
+    assert _common.judge([claim], quick=False, seeds=5)[0]["verdict"] == "did not hold here"
+
+
+def test_full_size_summary_has_labels(tmp_path, monkeypatch):
+    """A non-quick run with 5 seeds labels its claims (here: a 2-step config, fast)."""
+    exp = EXPERIMENTS["noisy_mixture"]
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "noisy_mixture",
+        dataclasses.replace(exp, full=dict(exp.quick, steps=2)),
+    )
+    reproduce("noisy_mixture", out=tmp_path, seeds=5, log=lambda *a: None)
+    summary = json.loads((tmp_path / "noisy_mixture" / "summary.json").read_text())
+    check_summary(summary, quick=False)
+    assert {"bayes", "chance"} <= set(summary["levels"])
+    assert summary["arms"] == ["tanh", "noisy_hard_tanh", "linear"]
+
+
+# --------------------------------------------------------------------------------------
+# CLI
 
 
 def test_cli_list_plot_and_errors(tmp_path, capsys):
@@ -82,5 +279,6 @@ def test_cli_reproduce_writes_a_report(tmp_path, capsys):
     assert code == 0
     text = report.read_text()
     assert text.startswith("# rectify_jax: reproductions") and "--quick" in text
+    assert "pipeline check, not evidence" in text
     assert "](res/noisy_mixture/noisy_mixture.png)" in text  # links relative to the report
     assert "Results, figures and the report are in" in capsys.readouterr().out

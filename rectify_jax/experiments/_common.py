@@ -225,7 +225,8 @@ def train(
         mean = losses.mean(axis=0)
         history.append([done, mean.tolist(), clock])
         update(done, float(np.nanmean(mean)) if mean.ndim else float(mean))
-        if on_checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
+        every = checkpoint_every or steps
+        if on_checkpoint is not None and (done % every == 0 or done == steps):
             checkpoints.append([done, on_checkpoint(params)])
     # Timing starts after the first chunk: add its share so ``seconds`` covers all steps.
     if len(history) > 1:

@@ -86,10 +86,13 @@ def run_seed(config: dict, seed: int, progress) -> dict:
             key = jax.random.key(seed)
             variables = model.init(key, xtr[:1])
 
-            def loss_fn(params, d, key, i, hp, model=model, act=act):
+            def loss_fn(params, d, key, i, hp, model=model, act=act, variables=variables):
                 idx = jax.random.randint(key, (config["batch"],), 0, d[0].shape[0])
                 logits, pre = model.apply(
-                    {"params": params}, d[0][idx], False, rngs={"noise": jax.random.fold_in(key, 1)}
+                    {**variables, "params": params},
+                    d[0][idx],
+                    False,
+                    rngs={"noise": jax.random.fold_in(key, 1)},
                 )
                 return c.cross_entropy(logits, d[1][idx]) + _l1(pre, act, config["l1"])
 
@@ -109,7 +112,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
                 float(c.cross_entropy(model.apply({"params": p}, xva)[0], yva)) for p in per_lr
             ]
             best = int(np.nanargmin(np.where(np.isfinite(valid), valid, np.nan)))
-            logits, pre = model.apply({"params": per_lr[best]}, xte)
+            logits, pre = model.apply({**variables, "params": per_lr[best]}, xte)
             s = dg.code_statistics(pre[-1], RULES.get(act, act))
             loss = float(c.cross_entropy(logits, yte))
             metrics[arm] = {

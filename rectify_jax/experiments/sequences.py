@@ -239,10 +239,10 @@ UNIQUE_EXPERIMENT = c.Experiment(
         batch=64,
         lr=3e-3,
         clip=5.0,
-        steps=4000,
+        steps=3000,
         c0=30.0,
         final_c=0.5,
-        anneal_steps=2000,
+        anneal_steps=1500,
         start=5,
         test=2000,
     ),
@@ -321,17 +321,20 @@ def _groups(kinds):
 
 
 def run_adding(config, seed, progress):
-    T = config["length"]
+    T, lrs = config["length"], config["lrs"]
     test_x, test_y = data.adding_problem(jax.random.key(55_000 + seed), config["test"], T)
     metrics, curves = {}, {}
     for kinds in _groups(ADDING_CELLS):
         # every cell of a group is applied by its first (a ReLU SimpleCell applies an IRNN too)
         model = Reader(kinds[0], config["hidden"])
         key = jax.random.key(seed)
-        inits = [Reader(k, config["hidden"]).init(key, test_x[:1])["params"] for k in kinds]
-        arms = [f"{k}{s}" for k in kinds for s in ("", "_clip")]
-        params = c.stack([p for p in inits for _ in range(2)])
-        hp = {"clip": jnp.asarray([math.inf, config["clip"]] * len(kinds), jnp.float32)}
+        inits = {k: Reader(k, config["hidden"]).init(key, test_x[:1])["params"] for k in kinds}
+        runs = [(k, clip, lr) for k in kinds for clip in (False, True) for lr in lrs]
+        params = c.stack([inits[k] for k, _, _ in runs])
+        hp = {
+            "clip": jnp.asarray([config["clip"] if clip else math.inf for _, clip, _ in runs]),
+            "lr": jnp.asarray([lr for _, _, lr in runs], jnp.float32),
+        }
 
         def loss_fn(params, d, key, i, hp, model=model):
             x, y = data.adding_problem(key, config["batch"], T)
@@ -340,22 +343,33 @@ def run_adding(config, seed, progress):
         run = c.train(
             loss_fn,
             params,
-            lambda hp: c.adam(config["lr"], hp["clip"]),
+            lambda hp: c.adam(hp["lr"], hp["clip"]),
             config["steps"],
             jax.random.fold_in(key, 1),
             hparams=hp,
             progress=progress,
-            label=f"adding T={T} {'/'.join(kinds)} seed {seed}",
+            label=f"adding T={T} {'/'.join(kinds)} x{len(runs)} seed {seed}",
         )
-        for k, (arm, p) in enumerate(zip(arms, c.unstack(run.params, len(arms)), strict=True)):
-            mse = float(jnp.mean((model.apply({"params": p}, test_x)[:, 0] - test_y) ** 2))
-            metrics[arm] = {
-                "test_mse": mse,
-                "solved": float(mse < config["solved"]),
-                "steps_to_solve": _steps_to(run.history, config["solved"], k),
-                "diverged": not (math.isfinite(mse) and mse < 1.0),
-            }
-            curves[arm] = [[h[0], h[1][k], h[2]] for h in run.history]
+        per_run = c.unstack(run.params, len(runs))
+        for kind in kinds:
+            for clip in (False, True):
+                # the learning rate with the lowest training loss over the last 20 % of steps
+                # (every batch is fresh data, so this is a held-out estimate)
+                idx = [i for i, r in enumerate(runs) if r[:2] == (kind, clip)]
+                tails = {i: c.tail_mean(run.history, arm=i) for i in idx}
+                best = min(idx, key=lambda i: tails[i] if math.isfinite(tails[i]) else math.inf)
+                arm = f"{kind}{'_clip' if clip else ''}"
+                out = model.apply({"params": per_run[best]}, test_x)[:, 0]
+                mse = float(jnp.mean((out - test_y) ** 2))
+                metrics[arm] = {
+                    "test_mse": mse,
+                    "lr": runs[best][2],
+                    "solved": float(mse < config["solved"]),
+                    "steps_to_solve": _steps_to(run.history, config["solved"], best),
+                    "diverged": not (math.isfinite(mse) and mse < 1.0),
+                    "diverged_lrs": sum(not math.isfinite(tails[i]) for i in idx),
+                }
+                curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
     return {"metrics": metrics, "curves": curves}
 
 
@@ -364,10 +378,14 @@ def report_adding(results, config, figure):
     tab = c.table(
         results,
         ADDING_ARMS,
-        [("test_mse", "test MSE"), ("solved", f"solved (MSE < {solved})")],
+        [
+            ("test_mse", "test MSE"),
+            ("lr", "chosen lr"),
+            ("diverged_lrs", f"runs of the {len(config['lrs'])} lrs that diverged"),
+        ],
         digits=4,
     )
-    tab = _with_steps_to_solve(tab, results, ADDING_ARMS)
+    tab = _with_steps_to_solve(tab, results, ADDING_ARMS, solved)
 
     def solves(arm):
         return c.beyond(
@@ -417,7 +435,9 @@ def report_adding(results, config, figure):
         f"that keeps the state's scale), tanh_rnn (tanh, N(0, 1/H)), lstm (flax LSTMCell); "
         f"each without and with (_clip) gradient clipping at global norm {config['clip']}. The "
         f"ReLU arms of a seed share their input and read-out weights; all arms see the same "
-        f"batches. Adam lr {config['lr']}, batch {config['batch']}, {config['steps']} steps; "
+        f"batches. Adam with each arm's learning rate chosen from {config['lrs']} by its "
+        f"training loss over the last 20 % of steps (fresh batches: a held-out estimate); "
+        f"batch {config['batch']}, {config['steps']} steps; "
         f"{config['test']} test sequences. A run whose test MSE is not finite or above 1 "
         f"diverged; for the tests a failed or stuck run counts as the trivial MSE 1/6. T = 300 "
         f"was left out for time."
@@ -432,14 +452,15 @@ def report_adding(results, config, figure):
     )
 
 
-def _with_steps_to_solve(tab: str, results, arms) -> str:
-    """Adds a column: median step at which the seeds that solved it got there."""
+def _with_steps_to_solve(tab: str, results, arms, solved: float) -> str:
+    """Adds two columns: how many seeds solved it, and the median step they got there."""
     lines = tab.splitlines()
-    lines[0] += " steps to solve (median of solved seeds) |"
-    lines[1] += "---|"
+    lines[0] += f" solved (test MSE < {solved}) | steps to solve (median of solved seeds) |"
+    lines[1] += "---|---|"
     for i, arm in enumerate(arms):
+        k = int(sum(c.values(results, arm, "solved")))
         s = [v for v in c.values(results, arm, "steps_to_solve") if math.isfinite(v)]
-        lines[2 + i] += f" {int(np.median(s))} |" if s else " — |"
+        lines[2 + i] += f" {k}/{len(results)} |" + (f" {int(np.median(s))} |" if s else " — |")
     return "\n".join(lines)
 
 
@@ -455,9 +476,18 @@ ADDING_EXPERIMENT = c.Experiment(
     run_seed=run_adding,
     report=report_adding,
     full=dict(
-        length=150, hidden=64, batch=64, lr=1e-3, clip=1.0, steps=3000, solved=0.01, test=1000
+        length=150,
+        hidden=32,
+        batch=32,
+        lrs=[1e-4, 1e-3],
+        clip=1.0,
+        steps=2000,
+        solved=0.01,
+        test=1000,
     ),
-    quick=dict(length=10, hidden=8, batch=8, lr=1e-3, clip=1.0, steps=10, solved=0.01, test=50),
+    quick=dict(
+        length=10, hidden=8, batch=8, lrs=[1e-4, 1e-3], clip=1.0, steps=10, solved=0.01, test=50
+    ),
 )
 
 
@@ -468,10 +498,13 @@ DIGIT_ARMS = ("irnn", "lstm", "tanh_rnn")
 
 
 def run_digits(config, seed, progress):
-    xtr, ytr, xte, yte = data.digits(test_size=config["test"], split_seed=seed)
-    # one pixel per step: (N, 64, 1), scaled to [0, 1]-ish by the standardisation
-    xtr, xte = (jnp.asarray(a)[..., None] for a in (xtr, xte))
-    ytr, yte = jnp.asarray(ytr), jnp.asarray(yte)
+    xtr, ytr, xva, yva, xte, yte = data.digits(
+        test_size=config["test"], valid_size=config["valid"], split_seed=seed
+    )
+    # one pixel per step: (N, 64, 1)
+    xtr, xva, xte = (jnp.asarray(a)[..., None] for a in (xtr, xva, xte))
+    ytr, yva, yte = (jnp.asarray(a) for a in (ytr, yva, yte))
+    lrs = jnp.asarray(config["lrs"], jnp.float32)
     metrics, curves = {}, {}
     for arm in DIGIT_ARMS:
         model = Reader(arm, config["hidden"], outputs=10)
@@ -484,23 +517,28 @@ def run_digits(config, seed, progress):
 
         run = c.train(
             loss_fn,
-            variables["params"],
-            c.adam(config["lr"], config["clip"]),
+            c.stack([variables["params"]] * len(lrs)),
+            lambda hp: c.adam(hp["lr"], config["clip"]),
             config["steps"],
             jax.random.fold_in(key, 1),
             data=(xtr, ytr),
+            hparams={"lr": lrs},
             progress=progress,
-            label=f"sequential digits {arm} seed {seed}",
+            label=f"sequential digits {arm} x{len(lrs)} lr seed {seed}",
         )
-        logits = model.apply({"params": run.params}, xte)
+        per_lr = c.unstack(run.params, len(lrs))
+        valid = [float(c.cross_entropy(model.apply({"params": p}, xva), yva)) for p in per_lr]
+        best = int(np.argmin([v if math.isfinite(v) else math.inf for v in valid]))
+        logits = model.apply({"params": per_lr[best]}, xte)
         loss = float(c.cross_entropy(logits, yte))
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == yte)),
             "test_cross_entropy": loss,
-            "train_loss": c.tail_mean(run.history),
+            "lr": float(lrs[best]),
+            "train_loss": c.tail_mean(run.history, arm=best),
             "diverged": not math.isfinite(loss),
         }
-        curves[arm] = run.history
+        curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
     return {"metrics": metrics, "curves": curves}
 
 
@@ -523,10 +561,12 @@ def report_digits(results, config, figure):
     _loss_figure(results, DIGIT_ARMS, figure, "sequential digits (64 steps)", log=True)
     setup = (
         f"scikit-learn's 8x8 digits read one pixel per step (64 steps, standardised), a "
-        f"random split per seed ({config['test']} test images, the rest for training); one "
-        f"recurrent layer of {config['hidden']} units read out from the last state: irnn, lstm "
-        f"(flax LSTMCell), tanh_rnn (N(0, 1/H) recurrent init); Adam lr {config['lr']}, "
-        f"gradient clip {config['clip']}, batch {config['batch']}, {config['steps']} steps."
+        f"random split per seed ({config['test']} test, {config['valid']} validation images, "
+        f"the rest for training); one recurrent layer of {config['hidden']} units read out "
+        f"from the last state: irnn, lstm (flax LSTMCell), tanh_rnn (N(0, 1/H) recurrent "
+        f"init); Adam with each arm's learning rate chosen from {config['lrs']} by validation "
+        f"cross-entropy, gradient clip {config['clip']}, batch {config['batch']}, "
+        f"{config['steps']} steps."
     )
     return c.Report(
         setup, tab, claims, arms=list(DIGIT_ARMS), levels={"chance": 0.1}, figure=figure
@@ -543,6 +583,6 @@ DIGITS_EXPERIMENT = c.Experiment(
     source="Le, Jaitly & Hinton 2015, arXiv:1504.00941",
     run_seed=run_digits,
     report=report_digits,
-    full=dict(hidden=64, batch=64, lr=1e-3, clip=1.0, steps=3000, test=497),
-    quick=dict(hidden=8, batch=8, lr=1e-3, clip=1.0, steps=10, test=497),
+    full=dict(hidden=48, batch=64, lrs=[3e-4, 1e-3], clip=1.0, steps=2000, test=497, valid=300),
+    quick=dict(hidden=8, batch=8, lrs=[3e-4, 1e-3], clip=1.0, steps=10, test=497, valid=100),
 )
