@@ -40,7 +40,7 @@ def _plot(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from rectify_jax.experiments import EXPERIMENTS, Progress, report_header, reproduce
+    from rectify_jax.experiments import EXPERIMENTS, Progress, overview, report_header, reproduce
 
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     unknown = [n for n in names if n not in EXPERIMENTS]
@@ -65,7 +65,7 @@ def _reproduce(args) -> int:
                 )
             )
             seconds += json.loads((out / name / "summary.json").read_text())["seconds"]
-    report = report_header(args.quick) + "\n".join(sections)
+    report = report_header(args.quick) + overview(out, names) + "\n" + "\n".join(sections)
     report += (
         f"\nTotal wall time of the runs: {seconds / 60:.1f} min (seeds reused from an "
         "earlier run count with their original time).\n"

@@ -20,9 +20,16 @@ __all__ = [
     "Experiment",
     "Progress",
     "Report",
+    "overview",
     "report_header",
     "reproduce",
 ]
+
+NOT_REPRODUCED = (
+    "Not reproduced: the associative-recall task with a memory controller (an NTM; Gulcehre "
+    "et al. 2016 report that a noisy controller converges faster). Training an NTM on that "
+    "task takes far longer than this two-hour, 2-core CPU budget allows."
+)
 
 
 def _registry() -> dict[str, Experiment]:
@@ -101,6 +108,7 @@ def reproduce(
         "verdicts": verdicts,
         "seconds": seconds,
         "setup": rep.setup,
+        "findings": list(rep.findings),
         "machine": _common.machine(),
     }
     section = _section(exp, rep, summary, folder, figure)
@@ -136,6 +144,41 @@ def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str
         "",
         _common.verdict_table(summary["verdicts"]),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def overview(out: str | pathlib.Path, names) -> str:
+    """ "What held, what did not": every claim of the named experiments grouped by verdict,
+    read from ``OUT/NAME/summary.json``, with each experiment's own findings."""
+    groups: dict[str, list[str]] = {label: [] for label in _common.LABELS}
+    findings, not_judged = [], []
+    for name in names:
+        summary = json.loads((pathlib.Path(out) / name / "summary.json").read_text())
+        findings += [f"- {f}" for f in summary.get("findings", [])]
+        for v in summary["verdicts"]:
+            t = v["test"]
+            lo, hi = t["ci95"]
+            line = (
+                f"- {v['claim']} — `{name}`; {v['evidence']}: {t['mean_difference']:.3g} "
+                f"[{lo:.3g}, {hi:.3g}], p (Holm) {_common._p(t['p_holm'])}"
+            )
+            if v["verdict"] is None:
+                not_judged.append(v["not_judged"])
+            else:
+                groups[v["verdict"]].append(line)
+    lines = ["## What held, what did not", ""]
+    if not_judged:
+        lines += [
+            f"No claim was judged ({sorted(set(not_judged))[0]}); the numbers below check the "
+            "pipeline only.",
+            "",
+        ]
+    for label in _common.LABELS:
+        if groups[label]:
+            lines += [f"**{label.capitalize()}** ({len(groups[label])})", "", *groups[label], ""]
+    if findings:
+        lines += ["**Findings**", "", *findings, ""]
+    lines += [NOT_REPRODUCED, ""]
     return "\n".join(lines) + "\n"
 
 

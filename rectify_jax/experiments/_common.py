@@ -92,6 +92,7 @@ class Report:
     levels: dict[str, float] = dataclasses.field(default_factory=dict)
     figure: str | None = None
     extra: str = ""  # further markdown (e.g. an attribution table), after the main table
+    findings: list[str] = dataclasses.field(default_factory=list)  # one-line plain findings
 
 
 # --------------------------------------------------------------------------------------

@@ -67,13 +67,20 @@ def init_variables(arm: str, config: dict, seed: int) -> dict:
     return model.init({"params": key, "noise": key}, jnp.zeros((1, 4), jnp.int32))
 
 
-def _nll(model, variables, x, y, batch: int) -> float:
-    """Mean next-byte cross-entropy (nats/byte) of ``model`` over the windows ``x, y``."""
+def _nll_fn(model, batch: int):
+    """``(variables, x, y) -> nats/byte`` of ``model`` over windows, ``batch`` at a time.
+
+    The windows beyond the last full batch are left out (one compiled shape).
+    """
     fn = jax.jit(lambda v, x, y: c.cross_entropy(model.apply(v, x), y))
-    n = (len(x) // batch) * batch
-    return float(
-        np.mean([fn(variables, x[i : i + batch], y[i : i + batch]) for i in range(0, n, batch)])
-    )
+
+    def nll(variables, x, y) -> float:
+        n = (len(x) // batch) * batch
+        return float(
+            np.mean([fn(variables, x[i : i + batch], y[i : i + batch]) for i in range(0, n, batch)])
+        )
+
+    return nll
 
 
 def _run(arms, config, seed, progress, tag):
@@ -94,8 +101,10 @@ def _run(arms, config, seed, progress, tag):
             )
             return c.cross_entropy(logits, y)
 
-        def on_checkpoint(params, test_model=test_model, variables=variables):
-            return _nll(test_model, {**variables, "params": params}, cx, cy, config["eval_batch"])
+        nll_fn = _nll_fn(test_model, config["eval_batch"])
+
+        def on_checkpoint(params, nll_fn=nll_fn, variables=variables):
+            return nll_fn({**variables, "params": params}, cx, cy)
 
         run = c.train(
             loss_fn,
@@ -109,7 +118,7 @@ def _run(arms, config, seed, progress, tag):
             progress=progress,
             label=f"{tag} {arm} seed {seed}",
         )
-        nll = _nll(test_model, {**variables, "params": run.params}, vx, vy, config["eval_batch"])
+        nll = nll_fn({**variables, "params": run.params}, vx, vy)
         train_loss = c.tail_mean(run.history)
         metrics[arm] = {
             "valid_nll": nll,
@@ -284,8 +293,11 @@ def run_lstm(config, seed, progress):
     return _run(LSTM_ARMS, config, seed, progress, "LSTM LM")
 
 
-def _attribution(results) -> str:
-    """hard -> expectation -> sampled noise: what each step changes in validation nats/byte."""
+def _attribution(results) -> tuple[str, str]:
+    """hard -> expectation -> sampled noise: what each step changes in validation nats/byte.
+
+    Returns the markdown table and a one-line finding.
+    """
     rows = [
         "**Attribution** (validation nats/byte at equal steps; a positive difference is an "
         "improvement; 95 % t intervals over seeds)",
@@ -293,16 +305,13 @@ def _attribution(results) -> str:
         "| step | what changes | improvement [95 % CI] | share of hard → nah |",
         "|---|---|---|---|",
     ]
-    total = np.mean(
-        [
-            a - b
-            for a, b in zip(
-                c.values(results, "hard", "valid_nll"),
-                c.values(results, "nah", "valid_nll"),
-                strict=True,
-            )
-        ]
-    )
+
+    def improvement(a, b):
+        va, vb = c.values(results, a, "valid_nll"), c.values(results, b, "valid_nll")
+        return c.t_test([x - y for x, y in zip(va, vb, strict=True)])
+
+    total = improvement("hard", "nah")["mean_difference"]
+    tests = {}
     for a, b, what, in_total in (
         ("hard", "expectation", "alpha-slope and learned p, deterministic", True),
         ("expectation", "nah", "sampled half-normal noise", True),
@@ -310,19 +319,26 @@ def _attribution(results) -> str:
         ("expectation", "nan", "sampled normal noise (NAN's expectation has no p term)", False),
         ("soft", "hard", "hard instead of soft gates", False),
     ):
-        diff = [
-            x - y
-            for x, y in zip(
-                c.values(results, a, "valid_nll"), c.values(results, b, "valid_nll"), strict=True
-            )
-        ]
-        t = c.t_test(diff)
+        t = tests[a, b] = improvement(a, b)
         lo, hi = t["ci95"]
         share = f"{t['mean_difference'] / total:.0%}" if in_total and total > 0 else ""
         rows.append(
             f"| {a} → {b} | {what} | {t['mean_difference']:+.4f} [{lo:+.4f}, {hi:+.4f}] | {share} |"
         )
-    return "\n".join(rows)
+
+    def part(a, b):
+        t = tests[a, b]
+        lo, hi = t["ci95"]
+        return f"{t['mean_difference']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+    finding = (
+        "Noisy LSTM gates, attribution (validation nats/byte, improvement with 95 % interval): "
+        "hard → expectation (the deterministic alpha-slope and learned p) "
+        f"{part('hard', 'expectation')}; "
+        f"expectation → nah (the sampled noise itself) {part('expectation', 'nah')}; "
+        f"expectation → nan {part('expectation', 'nan')}."
+    )
+    return "\n".join(rows), finding
 
 
 def report_lstm(results, config, figure):
@@ -366,6 +382,7 @@ def report_lstm(results, config, figure):
                     )
                 )
     _curve_figure(results, LSTM_ARMS, figure, "LSTM gates", "valid")
+    attribution, finding = _attribution(results)
     setup = (
         f"{_corpus_setup(config)}; embedding 32, one LSTM layer of {config['hidden']} units. "
         f"Every arm is the same cell (NoisyLSTMCell: fused kernels initialised per gate block "
@@ -385,7 +402,8 @@ def report_lstm(results, config, figure):
         arms=list(LSTM_ARMS),
         levels={"uniform": UNIFORM_NATS},
         figure=figure,
-        extra=_attribution(results),
+        extra=attribution,
+        findings=[finding],
     )
 
 

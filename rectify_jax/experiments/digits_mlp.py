@@ -109,9 +109,10 @@ def run_seed(config: dict, seed: int, progress) -> dict:
             )
             per_lr = c.unstack(run.params, len(lrs))
             valid = [
-                float(c.cross_entropy(model.apply({"params": p}, xva)[0], yva)) for p in per_lr
+                float(c.cross_entropy(model.apply({**variables, "params": p}, xva)[0], yva))
+                for p in per_lr
             ]
-            best = int(np.nanargmin(np.where(np.isfinite(valid), valid, np.nan)))
+            best = int(np.argmin([v if math.isfinite(v) else math.inf for v in valid]))
             logits, pre = model.apply({**variables, "params": per_lr[best]}, xte)
             s = dg.code_statistics(pre[-1], RULES.get(act, act))
             loss = float(c.cross_entropy(logits, yte))
@@ -256,7 +257,7 @@ EXPERIMENT = c.Experiment(
     quick=dict(
         depths=[1, 2],
         width=16,
-        activations=["tanh", "relu", "leaky_relu", "relu_l1"],
+        activations=["tanh", "relu", "leaky_relu", "noisy_hard_tanh", "relu_l1"],
         steps=20,
         batch=32,
         lrs=[1e-3, 3e-3],
