@@ -258,9 +258,17 @@ def interleaved_step_times(timers: dict[str, Callable[[], float]], rounds: int =
 
 def adam(lr, clip=None):
     """Adam, optionally after clipping the gradient's global norm (``clip`` may be traced)."""
-    if clip is None:
-        return optax.adam(lr)
-    return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr))
+    return optimizer("adam", lr, clip)
+
+
+def optimizer(name: str, lr, clip=None):
+    """``"adam"`` or ``"sgd"`` (plain), optionally after clipping the gradient's global norm.
+
+    ``lr`` and ``clip`` may be traced (per-arm values under ``jax.vmap``); ``clip=inf``
+    never clips.
+    """
+    tx = {"adam": optax.adam, "sgd": optax.sgd}[name](lr)
+    return tx if clip is None else optax.chain(optax.clip_by_global_norm(clip), tx)
 
 
 def stack(trees: Sequence[Any]):
