@@ -1,5 +1,6 @@
 """Diagnostics from the rectifier literature: sparsity, dispersion, saturation, dead units,
-mean shift, gradient flow (SPEC §3). Jit-able and accumulable over batches.
+mean shift, gradient flow (Maas et al. 2013; Glorot et al. 2011). Jit-able and accumulable
+over batches.
 
 Capture from Flax models with :func:`rectify_jax.linen.capture_preactivations` and
 :func:`rectify_jax.nnx.capture_preactivations`; plots are in :mod:`rectify_jax.plotting`.

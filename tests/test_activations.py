@@ -1,4 +1,4 @@
-"""Deterministic activations (SPEC §1): values, kink conventions, parameters, ranges."""
+"""Deterministic activations : values, kink conventions, parameters, ranges."""
 
 import jax
 import jax.numpy as jnp

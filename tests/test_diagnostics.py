@@ -1,4 +1,4 @@
-"""Diagnostics (SPEC §3): hand-computed statistics, streaming, capture, gradient flow."""
+"""Diagnostics : hand-computed statistics, streaming, capture, gradient flow."""
 
 import math
 

@@ -90,7 +90,9 @@ def test_lstm_arms_share_their_initial_parameters():
     # and the seed matters
     a = charlm.init_variables("hard", config, 0)["params"]
     b = charlm.init_variables("hard", config, 1)["params"]
-    assert any(not np.allclose(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    assert any(
+        not np.allclose(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 def test_gru_arms_share_their_initial_parameters():

@@ -1,7 +1,7 @@
-"""Noisy activation functions (SPEC §2): values, the three gradient paths, residuals,
+"""Noisy activation functions (Gulcehre et al. 2016): values, the three gradient paths, residuals,
 transformations, statistics and errors.
 
-The reference below is written straight from SPEC §2.1 (``alpha*h + (1-alpha)*u``,
+The reference below is written straight from the paper's equations (``alpha*h + (1-alpha)*u``,
 ``d = -sgn(x) sgn(1-alpha)``) and shares no code with the library. Its ``h`` for
 hard tanh is :func:`jax.nn.hard_tanh`, whose derivative at +-1 is 1; the library
 follows the same convention, and the gradient tests include the kinks.
@@ -377,7 +377,7 @@ def _linear_kernel(unit, noise, x, key, p, alpha, c):
 
 
 # --------------------------------------------------------------------------------------
-# Half-normal direction, alpha = 1 and the user-built unit (SPEC §2.3).
+# Half-normal direction, alpha = 1 and the user-built unit (generalisation).
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -426,7 +426,7 @@ def test_noise_direction_is_right_for_a_unit_whose_linear_range_excludes_zero(ke
 
 
 # --------------------------------------------------------------------------------------
-# Input-noise family (SPEC §2.2).
+# Input-noise family (the paper's §5).
 
 INPUT = {
     "tanh": (

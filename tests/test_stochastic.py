@@ -1,4 +1,4 @@
-"""Stochastic rectifiers (SPEC §1): RReLU slopes and NReLU noise, statistically."""
+"""Stochastic rectifiers : RReLU slopes and NReLU noise, statistically."""
 
 import math
 

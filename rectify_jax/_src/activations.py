@@ -1,4 +1,4 @@
-"""Deterministic activations (SPEC §1): pure, elementwise, output dtype = input dtype.
+"""Deterministic activations: pure, elementwise, output dtype = input dtype.
 
 Every public function checks its arguments in Python (once per trace), then runs
 one jitted kernel. 16-bit inputs are computed in float32 and cast back. The

@@ -1,4 +1,4 @@
-"""What the rectifier literature measures (SPEC §3), computed inside jit and accumulated.
+"""What the rectifier literature measures, computed inside jit and accumulated.
 
 Code statistics work on a layer's **pre-activations** ``x`` (shape ``(..., units)``:
 every leading axis, batch and time alike, counts as examples) and an
@@ -157,7 +157,7 @@ class CodeStats(NamedTuple):
 
 
 class CodeSummary(NamedTuple):
-    """The measurements of SPEC §3 for one layer.
+    """The rectifier literature's measurements of one layer.
 
     Attributes:
       activation_probability: per unit, the fraction of examples where it is active.

@@ -1,11 +1,11 @@
-"""Noisy activation functions (Gulcehre et al. 2016, arXiv:1603.00391; SPEC §2).
+"""Noisy activation functions (Gulcehre et al. 2016, arXiv:1603.00391).
 
 One implementation of the noise math, over a hard-saturating function ``h``, its
 first-order Taylor expansion ``u`` at 0 and its saturation threshold. A
 :class:`NoisyUnit` bundles the three; :func:`noisy_hard_tanh` and
 :func:`noisy_hard_sigmoid` are two instances, a user's own unit is a third.
 
-Output noise (NAN / NAH, SPEC §2.1)::
+Output noise (NAN / NAH)::
 
     Delta(x)   = h(x) - u(x)
     sigma(x)   = c * (sigmoid(p * Delta(x)) - 1/2)**2
@@ -16,7 +16,7 @@ Output noise (NAN / NAH, SPEC §2.1)::
 computed as ``h + (alpha - 1) * Delta + ...`` so that ``phi == h`` holds exactly
 where ``Delta == 0``.
 
-Input noise (NANI / NANIL / NANIS, SPEC §2.2): ``h(x + scale(x) * xi)``.
+Input noise (NANI / NANIL / NANIS, the paper's §5): ``h(x + scale(x) * xi)``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _sigma(delta, p, c):
 
 
 def _phi(unit, x, p, alpha, c, eps):
-    """The plain formula of SPEC §2.1; differentiable by autodiff in both modes."""
+    """The plain output-noise formula; differentiable by autodiff in both modes."""
     h, u = _h_u(unit, x)
     delta = h - u
     d = jnp.sign(delta) * jnp.sign(1 - alpha)

@@ -1,4 +1,4 @@
-"""Noise annealing as optax schedules (SPEC §2.4)."""
+"""Noise annealing as optax schedules (Gulcehre et al. 2016, §6.6)."""
 
 from __future__ import annotations
 

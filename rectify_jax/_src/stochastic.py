@@ -1,4 +1,4 @@
-"""Stochastic rectifiers (SPEC §1): randomised leaky ReLU and noisy ReLU.
+"""Stochastic rectifiers: randomised leaky ReLU and noisy ReLU.
 
 Both take an explicit PRNG key; ``deterministic=True`` gives the test-time
 function and needs no key. Gradients are ordinary autodiff with the noise held

@@ -189,7 +189,7 @@ def run(
 
 
 def ratios(rows: list[dict], log2n: int = 22, dtype: str = "float32") -> dict:
-    """The targets of the brief, as ratios measured side by side."""
+    """The project's speed targets, as ratios measured side by side."""
     at = {r["name"]: r for r in rows if r["log2n"] == log2n and r["dtype"] == dtype}
     out = {}
     if "noisy_hard_tanh" in at:
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
         type=int,
         nargs="+",
         default=[16, 20, 22],
-        help="log2 of the array sizes (default 16 20 22; the brief: 16..24)",
+        help="log2 of the array sizes (default 16 20 22)",
     )
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--names", nargs="+", default=None, choices=list(ACTIVATIONS))
