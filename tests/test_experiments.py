@@ -280,7 +280,7 @@ def test_cli_reproduce_writes_a_report(tmp_path, capsys):
     )
     assert code == 0
     text = report.read_text()
-    assert text.startswith("# rectify_jax: reproductions") and "--quick" in text
+    assert text.startswith("# rectify_jax: reproductions") and "(quick, 2 seeds)" in text
     assert "pipeline check, not evidence" in text
     assert "](res/noisy_mixture/noisy_mixture.png)" in text  # links relative to the report
     assert "Results, figures and the report are in" in capsys.readouterr().out

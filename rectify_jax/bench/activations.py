@@ -246,8 +246,8 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench activations", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rectify-jax bench activations``."""
     parser.add_argument(
         "--sizes",
         type=int,
@@ -255,13 +255,29 @@ def main(argv=None) -> int:
         default=[16, 20, 22],
         help="log2 of the array sizes (default 16 20 22)",
     )
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
-    parser.add_argument("--names", nargs="+", default=None, choices=list(ACTIVATIONS))
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--min-seconds", type=float, default=0.05)
+    parser.add_argument(
+        "--dtypes", nargs="+", default=["float32", "bfloat16"], help="(default float32 bfloat16)"
+    )
+    parser.add_argument(
+        "--names",
+        nargs="+",
+        default=None,
+        choices=list(ACTIVATIONS),
+        metavar="NAME",
+        help=f"activations to time (default: all of {', '.join(ACTIVATIONS)})",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed repeats, the median is kept (default 7)"
+    )
+    parser.add_argument(
+        "--min-seconds", type=float, default=0.05, help="minimum time per repeat (default 0.05)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     parser.add_argument("--out", default=None, help="folder for activations.json / .md")
-    args = parser.parse_args(argv)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Runs the benchmark with parsed options; prints and optionally saves the results."""
     result = run(
         args.sizes, args.dtypes, args.names, args.repeats, args.min_seconds, not args.no_torch
     )
@@ -277,6 +293,12 @@ def main(argv=None) -> int:
     print(f"machine: {result['machine']}")
     common.write(args.out, "activations", result, md)
     return 0 if all(math.isfinite(v) for v in result["ratios"].values()) else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rectify-jax bench activations", description=__doc__)
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -68,19 +68,32 @@ def markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench scaling", description=__doc__)
-    parser.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--size", type=int, default=2**20)
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rectify-jax bench scaling``."""
+    parser.add_argument(
+        "--devices", type=int, nargs="+", default=[1, 2, 4, 8], help="(default 1 2 4 8)"
+    )
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    parser.add_argument(
+        "--size", type=int, default=2**20, help="elements of the activation (default 2**20)"
+    )
+    parser.add_argument("--out", default=None, help="folder for scaling.json / .md")
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Runs the benchmark with parsed options; prints and optionally saves the results."""
     data_parallel.force_host_devices(max(args.devices))  # before JAX's first computation
     result = run(args.devices, args.steps, args.size)
     md = markdown(result)
     print(md)
     common.write(args.out, "scaling", result, md)
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rectify-jax bench scaling", description=__doc__)
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

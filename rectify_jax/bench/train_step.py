@@ -86,15 +86,22 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench train-step", description=__doc__)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--length", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--min-seconds", type=float, default=0.2)
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rectify-jax bench train-step``."""
+    parser.add_argument("--hidden", type=int, default=128, help="LSTM units (default 128)")
+    parser.add_argument("--length", type=int, default=64, help="sequence length (default 64)")
+    parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repeats, the median is kept (default 5)"
+    )
+    parser.add_argument(
+        "--min-seconds", type=float, default=0.2, help="minimum time per repeat (default 0.2)"
+    )
+    parser.add_argument("--out", default=None, help="folder for train_step.json / .md")
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Runs the benchmark with parsed options; prints and optionally saves the results."""
     result = run(
         args.hidden, args.length, args.batch, repeats=args.repeats, min_seconds=args.min_seconds
     )
@@ -102,6 +109,12 @@ def main(argv=None) -> int:
     print(md)
     common.write(args.out, "train_step", result, md)
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rectify-jax bench train-step", description=__doc__)
+    add_arguments(parser)
+    return execute(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ __all__ = [
     "Experiment",
     "Progress",
     "Report",
+    "compose_report",
     "overview",
     "report_header",
     "reproduce",
@@ -182,22 +183,51 @@ def overview(out: str | pathlib.Path, names) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_header(quick: bool) -> str:
-    if quick:
-        size = (
-            "the `--quick` configuration. **This is a pipeline check, not evidence**: the "
-            "models are tiny and barely trained, so no claim is judged"
-        )
-    else:
-        size = "the full laptop-scale configuration"
+def report_header(summaries: dict[str, dict]) -> str:
+    """The report's title and method paragraph, naming what was run."""
+    ran = ", ".join(
+        f"`{name}` ({'quick' if sm['quick'] else 'full'}, {sm['seeds']} seed"
+        f"{'s' * (sm['seeds'] != 1)})"
+        for name, sm in summaries.items()
+    )
+    quick = any(sm["quick"] for sm in summaries.values())
+    warning = (
+        "**Sections marked quick are a pipeline check, not evidence**: their models are tiny "
+        "and barely trained, so no claim is judged there.\n\n"
+        if quick
+        else ""
+    )
     return (
         "# rectify_jax: reproductions\n\n"
-        f"Produced by `rectify-jax reproduce` with {size}. Each section states the "
-        "source's claim, what was run here, the numbers over seeds, a figure, and for "
+        f"Produced by `rectify-jax reproduce`; this report holds: {ran}. Each section states "
+        "the source's claim, what was run here, the numbers over seeds, a figure, and for "
         "each sub-claim a t-test over seeds (paired where two arms are compared: the arms "
         "of one seed share their initial parameters and batches), Holm-corrected within "
         "the experiment. Labels: *held* (adjusted p < 0.05 in the claimed direction), "
         "*did not hold here* (adjusted p < 0.05 against it), *inconclusive* (otherwise); "
         f"runs with fewer than {_common.MIN_SEEDS} seeds are not labelled. A diverged or "
-        "stuck seed counts as a failure of its arm.\n\n"
+        "stuck seed counts as a failure of its arm.\n\n" + warning
+    )
+
+
+def compose_report(out: str | pathlib.Path) -> str:
+    """The whole report from every experiment finished in ``out`` (registry order).
+
+    Running one experiment into a folder that holds others replaces only its own
+    section; the header says which experiments, sizes and seeds the report holds.
+    """
+    out = pathlib.Path(out)
+    names = [n for n in EXPERIMENTS if (out / n / "summary.json").exists()]
+    if not names:
+        raise FileNotFoundError(f"compose_report: no finished experiment in {out}")
+    summaries = {n: json.loads((out / n / "summary.json").read_text()) for n in names}
+    sections = [(out / n / "section.md").read_text() for n in names]
+    seconds = sum(sm["seconds"] for sm in summaries.values())
+    return (
+        report_header(summaries)
+        + overview(out, names)
+        + "\n"
+        + "\n".join(sections)
+        + f"\nTotal wall time of the runs: {seconds / 60:.1f} min (seeds reused from an "
+        "earlier run count with their original time).\n"
     )

@@ -1,0 +1,186 @@
+"""The rectify-jax command answers every user mistake with one line and exit code 2, before
+any training starts; Ctrl-C ends with one line and 130; single experiments update only their
+own section of the report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rectify_jax import cli
+from rectify_jax.experiments import EXPERIMENTS
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "rectify_jax.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["reproduce", "noisy_mixture", "--seeds", "0"], ["--seeds", ">= 1", "got 0"]),
+        (["reproduce", "noisy_mixture", "--seeds", "two"], ["--seeds", "'two'"]),
+        (["reproduce", "noisy_mixture", "--steps", "-3"], ["--steps", "got -3"]),
+        (["reproduce", "nonsense"], ["unknown experiment 'nonsense'", "noisy_mixture"]),
+        (["reproduce"], ["NAME"]),
+        (["frobnicate"], ["frobnicate"]),
+        (["bench"], ["BENCHMARK"]),
+        (["bench", "activations", "--names", "nope"], ["nope"]),
+        (["data-parallel", "--devices", "3", "--batch", "32"], ["--batch 32", "--devices 3"]),
+    ],
+)
+def test_mistakes_get_one_line_and_exit_2(args, needles):
+    one_line_error(run_cli(*args), *needles)
+
+
+def test_output_paths_are_checked_before_training(tmp_path):
+    afile = tmp_path / "a_file"
+    afile.write_text("")
+    one_line_error(run_cli("reproduce", "noisy_mixture", "--out", str(afile)), "--out", "is a file")
+    one_line_error(run_cli("plot", "--out", str(afile)), "--out", "is a file")
+    # not writable (as any user, root included: /proc takes no new folders)
+    one_line_error(
+        run_cli("reproduce", "noisy_mixture", "--out", "/proc/rectify-jax-test"),
+        "--out",
+        "cannot be written",
+    )
+    one_line_error(
+        run_cli("reproduce", "noisy_mixture", "--quick", "--report", str(tmp_path)),
+        "--report",
+        "is a folder",
+    )
+    assert not any(p.name.startswith(".rectify-jax-probe") for p in tmp_path.iterdir())
+
+
+def test_a_missing_extra_names_the_pip_command(monkeypatch, capsys):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        cli.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
+    assert cli.main(["reproduce", "noisy_mixture", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "missing: matplotlib" in err and "pip install 'rectify-jax[experiments]'" in err
+    assert cli.main(["plot"]) == 2
+    assert "pip install 'rectify-jax[plot]'" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    from rectify_jax import __version__
+
+    assert capsys.readouterr().out.strip() == f"rectify-jax {__version__}"
+
+
+def test_help_texts_are_clean():
+    proc = run_cli("bench", "activations", "--help")
+    assert proc.returncode == 0 and "rest" not in proc.stdout and "brief" not in proc.stdout
+    proc = run_cli("reproduce", "--help")
+    assert "an experiment from `rectify-jax list`, or all" in proc.stdout
+
+
+def test_interrupt_prints_one_line_and_exits_130(monkeypatch, tmp_path, capsys):
+    import rectify_jax.experiments as ex
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "reproduce", interrupted)
+    out = tmp_path / "res"
+    assert cli.main(["reproduce", "noisy_mixture", "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"interrupted: finished seeds are kept in {out}; rerun the same command to resume"
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
+def test_ctrl_c_during_training_has_no_traceback(tmp_path):
+    """A real SIGINT while a seed trains: one line, exit 130, finished seeds kept."""
+    out = tmp_path / "res"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rectify_jax.cli",
+            "reproduce",
+            "noisy_mixture",
+            "--out",
+            str(out),
+            "--seeds",
+            "5",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seed0 = out / "noisy_mixture" / "seed0.json"
+    deadline = time.time() + 240
+    while not seed0.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert seed0.exists(), "the first seed did not finish in time"
+    time.sleep(1.0)  # inside the next seed's training
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("interrupted: finished seeds are kept in")
+    assert json.loads(seed0.read_text())["seed"] == 0
+
+
+def test_single_experiments_update_only_their_own_section(tmp_path):
+    out = tmp_path / "res"
+    for name in ("noisy_mixture", "sequential_digits"):
+        assert (
+            cli.main(
+                ["reproduce", name, "--quick", "--seeds", "1", "--out", str(out), "--no-progress"]
+            )
+            == 0
+        )
+    report = (out / "REPORT.md").read_text()
+    assert "`noisy_mixture` (quick, 1 seed)" in report
+    assert "`sequential_digits` (quick, 1 seed)" in report
+    for name in ("noisy_mixture", "sequential_digits"):
+        assert EXPERIMENTS[name].title in report
+    assert "pipeline check, not evidence" in report
+    # rerunning one of them keeps the other's section
+    assert (
+        cli.main(
+            [
+                "reproduce",
+                "noisy_mixture",
+                "--quick",
+                "--seeds",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    report = (out / "REPORT.md").read_text()
+    assert "`noisy_mixture` (quick, 2 seeds)" in report
+    assert EXPERIMENTS["sequential_digits"].title in report
