@@ -2,11 +2,13 @@
 
 Every function builds a ``matplotlib.figure.Figure`` without pyplot (so it works
 headless and never touches global state), returns it, and saves a PNG when given
-``path``.
+``path``. The returned figure displays itself inline in Jupyter and Colab (as a PNG),
+with no ``%matplotlib`` magic needed.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 
@@ -17,11 +19,27 @@ import numpy as np
 import rectify_jax as rj
 
 try:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as _MplFigure
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "rectify_jax.plotting needs matplotlib: pip install 'rectify-jax[plot]'"
     ) from e
+
+__all__ = ["Figure", "activation_probability", "activations", "grad_norms", "noisy_samples"]
+
+
+class Figure(_MplFigure):
+    """A ``matplotlib.figure.Figure`` that shows itself inline in notebooks.
+
+    Built without pyplot, a plain ``Figure`` has no rich display in Jupyter (a cell shows
+    ``<Figure size ...>``); this one returns its PNG to IPython's display machinery.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
 
 # Test-time functions of every activation, for plotting.
 CURVES = {

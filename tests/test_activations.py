@@ -104,3 +104,14 @@ def _ranges(x, a):
         elu=rj.elu(x, a),
         softplus=rj.softplus(x),
     )
+
+
+def test_a_noisy_unit_built_from_min_max_splits_the_gradient_at_the_tie():
+    """The Conventions page's example: jnp.minimum/maximum give h'(1) = 0.5, so 0.425."""
+    h = lambda x: jnp.minimum(jnp.maximum(x, -1.0), 1.0)  # noqa: E731
+    unit = rj.NoisyUnit(h=h, u=lambda x: x, threshold=1.0)
+    key = jax.random.key(0)
+    for x in (1.0, -1.0):
+        x = jnp.float32(x)
+        assert float(jax.grad(lambda x: unit(x, key, alpha=1.15))(x)) == pytest.approx(0.425)
+        assert float(jax.grad(lambda x: rj.noisy_hard_tanh(x, key))(x)) == pytest.approx(1.0)

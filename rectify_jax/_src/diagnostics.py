@@ -100,6 +100,7 @@ ACTIVITIES: dict[str, Activity] = {
     "tanh": _symmetric("tanh", act.tanh, _TANH_X),
     "sigmoid": _symmetric("sigmoid", act.sigmoid, 2 * _TANH_X),
 }
+"""The :class:`Activity` rule of every activation, by name (noisy units as their ``h``)."""
 for _unit in (HARD_TANH_UNIT, HARD_SIGMOID_UNIT):  # noisy units are measured as their h
     _h = _unit.name.removeprefix("noisy_")
     for _name in (

@@ -22,10 +22,12 @@ import numpy as np
 from rectify_jax._src import validation as v
 
 NOISE_KINDS = ("half_normal", "normal")
+"""The noise of the noisy units: ``"half_normal"`` (NAH, ``|xi|``) or ``"normal"`` (NAN, ``xi``)."""
 
-# E[eps] for eps = xi (normal) or |xi| (half-normal), xi ~ N(0, 1).
 NOISE_MEAN = {"normal": 0.0, "half_normal": math.sqrt(2.0 / math.pi)}
+"""``E[eps]`` per noise kind: 0 for ``xi``, ``sqrt(2/pi)`` for ``|xi|``, ``xi ~ N(0, 1)``."""
 NOISE_STD = {"normal": 1.0, "half_normal": math.sqrt(1.0 - 2.0 / math.pi)}
+"""The standard deviation of ``eps`` per noise kind: 1 (``xi``), ``sqrt(1 - 2/pi)`` (``|xi|``)."""
 
 
 @functools.cache
@@ -116,7 +118,7 @@ def fast_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
 
 
 def sample(key: jax.Array, shape, kind: str, dtype, generator: str = "jax") -> jax.Array:
-    """Draws eps of the given kind: xi (``"normal"``) or |xi| (``"half_normal"``), xi ~ N(0, 1).
+    """Draws eps: ``xi`` (``"normal"``) or ``|xi|`` (``"half_normal"``), ``xi ~ N(0, 1)``.
 
     ``generator="jax"`` uses ``jax.random.normal``; ``generator="fast"`` uses :func:`fast_normal`.
     """

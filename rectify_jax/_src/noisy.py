@@ -410,6 +410,9 @@ def _quarter_linear(x):
 HARD_TANH_UNIT = NoisyUnit(
     h=activations.hard_tanh, u=_identity, threshold=1.0, name="noisy_hard_tanh", alpha=1.15, c=0.5
 )
+"""The noisy hard tanh: ``h = clip(x, -1, 1)``, ``u(x) = x``, ``x_t = 1``; defaults
+``alpha = 1.15``, ``c = 0.5`` (Gulcehre et al. 2016). ``HARD_TANH_UNIT(x, key)`` is
+:func:`noisy_hard_tanh`."""
 HARD_SIGMOID_UNIT = NoisyUnit(
     h=activations.hard_sigmoid,
     u=_quarter_linear,
@@ -418,6 +421,9 @@ HARD_SIGMOID_UNIT = NoisyUnit(
     alpha=1.1,
     c=0.15,
 )
+"""The noisy hard sigmoid: ``h = clip(x/4 + 1/2, 0, 1)``, ``u(x) = x/4 + 1/2``, ``x_t = 2``;
+defaults ``alpha = 1.1``, ``c = 0.15`` (Gulcehre et al. 2016). ``HARD_SIGMOID_UNIT(x, key)``
+is :func:`noisy_hard_sigmoid`."""
 
 
 def noisy_hard_tanh(

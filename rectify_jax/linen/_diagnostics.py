@@ -30,7 +30,7 @@ def capture_preactivations(
     Args:
       module: the linen model.
       variables: its variables.
-      *args: inputs to ``apply``.
+      \\*args: inputs to ``apply``.
       layers: a tuple of module types, or a ``(module, method_name) -> bool`` filter
         as for ``capture_intermediates`` (default: ``nn.Dense`` calls).
       **apply_kwargs: passed to ``apply`` (``rngs=``, ``deterministic=``...).
@@ -84,7 +84,7 @@ def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwar
       module: the linen model (its noisy layers must run with ``deterministic=False``).
       variables: its variables (``params`` and ``noise_scale``).
       loss_fn: ``output -> scalar``.
-      *args, **apply_kwargs: inputs and keywords for ``apply`` (``rngs={'noise': key}``).
+      \\*args, \\*\\*apply_kwargs: inputs and keywords for ``apply`` (``rngs={'noise': key}``).
 
     Returns:
       ``{layer path: {"linear": share, "nonlinear": share, "stochastic": share}}``.

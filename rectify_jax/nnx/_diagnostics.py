@@ -85,7 +85,7 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
     Args:
       model: the NNX model (its noisy layers in training mode).
       loss_fn: ``output -> scalar``.
-      *args, **kwargs: the model's inputs.
+      \\*args, \\*\\*kwargs: the model's inputs.
 
     Returns:
       ``{layer path: {"linear": share, "nonlinear": share, "stochastic": share}}``.

@@ -1,0 +1,120 @@
+"""Sphinx configuration: API reference from the docstrings, notebooks with their outputs.
+
+Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import shutil
+import sys
+
+DOCS = pathlib.Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+
+import rectify_jax  # noqa: E402
+
+project = "rectify_jax"
+author = "The rectify_jax authors"
+copyright = "The rectify_jax authors, Apache-2.0"
+release = version = rectify_jax.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+]
+myst_enable_extensions = ["dollarmath", "amsmath"]
+nb_execution_mode = "off"  # the notebooks are committed with their outputs
+nb_merge_streams = True
+autodoc_typehints = "none"  # the signatures show them; the docstrings say what they mean
+autodoc_member_order = "bysource"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+napoleon_use_ivar = True  # attributes as fields: no duplicates of the members autodoc lists
+add_module_names = False
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+suppress_warnings = ["myst.header"]
+html_theme = "sphinx_book_theme"
+html_title = f"rectify_jax {release}"
+html_theme_options = {"show_toc_level": 2, "navigation_with_keys": False}
+
+# --------------------------------------------------------------------------------------
+# Generated pages: the notebooks (copied from examples/) and one API page per module,
+# listing every public name of its ``__all__``, so nothing public goes undocumented.
+
+NOTEBOOKS = sorted((ROOT / "examples").glob("[0-9][0-9]_*.ipynb"))
+API = {
+    "rectify_jax": "Functions and units",
+    "rectify_jax.linen": "Flax linen modules",
+    "rectify_jax.nnx": "Flax NNX modules",
+    "rectify_jax.diagnostics": "Diagnostics",
+    "rectify_jax.schedules": "Schedules",
+    "rectify_jax.initializers": "Initialisers",
+    "rectify_jax.noise": "Noise generators",
+    "rectify_jax.plotting": "Plotting",
+}
+
+
+def _data_doc(module, name: str) -> str:
+    """The attribute docstring of a public constant, from wherever it is defined.
+
+    A re-exported constant (a dict, a unit) has no ``__doc__`` of its own: autodoc would
+    show its type's. Its ``#:`` comment or the string after its assignment is found by
+    reading the source of the public module and of the package's private modules.
+    """
+    from sphinx.pycode import ModuleAnalyzer
+
+    private = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "rectify_jax").rglob("*.py")
+        if p.name != "__init__.py" and any(part.startswith("_") for part in p.parts[-2:])
+    )
+    candidates = [module.__name__, *private]
+    for modname in candidates:
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except Exception:  # noqa: BLE001 - a module without source: try the next
+            continue
+        if ("", name) in docs:
+            return "\n".join(f"   {line}" for line in docs[("", name)]).rstrip()
+    raise RuntimeError(f"docs: public constant {module.__name__}.{name} has no docstring")
+
+
+def _api_page(module_name: str, title: str) -> str:
+    module = importlib.import_module(module_name)
+    lines = [f"# {title}", "", f"`{module_name}`", "", "```{eval-rst}"]
+    lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
+    lines += [f".. currentmodule:: {module_name}", ""]
+    for name in sorted(module.__all__, key=str.lower):
+        obj = getattr(module, name)
+        if isinstance(obj, rectify_jax.NoisyUnit) or not callable(obj):
+            if isinstance(obj, type(sys)):
+                continue  # submodules have their own page
+            lines += [f".. py:data:: {name}", "", _data_doc(module, name), ""]
+        elif isinstance(obj, type):
+            lines += [f".. autoclass:: {name}", "   :members:", "   :exclude-members: set", ""]
+        else:
+            lines += [f".. autofunction:: {name}", ""]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def _generate(app) -> None:
+    (DOCS / "notebooks").mkdir(exist_ok=True)
+    for nb in NOTEBOOKS:
+        shutil.copyfile(nb, DOCS / "notebooks" / nb.name)
+    (DOCS / "api").mkdir(exist_ok=True)
+    for module_name, title in API.items():
+        page = DOCS / "api" / f"{module_name}.md"
+        text = _api_page(module_name, title)
+        if not page.exists() or page.read_text() != text:
+            page.write_text(text)
+
+
+def setup(app):
+    app.connect("builder-inited", _generate)
