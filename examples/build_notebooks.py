@@ -1,11 +1,16 @@
 """Writes the example notebooks: run ``python examples/build_notebooks.py`` after editing.
 
-Each notebook: a title, a Colab install cell tagged ``skip-execution`` (CI uses the
+Each notebook: a title, an install cell tagged ``skip-execution`` (CI uses the
 checked-out package), a ``parameters`` cell (the test suite substitutes small sizes),
 then the example, using only the public API. Cells are separated by lines ``# %%``
 (code) and ``# %% [markdown]`` (text), as in jupytext's percent format.
+
+``--execute`` also runs each notebook top to bottom at its default sizes (the install
+cell is skipped) and saves it with its outputs, figures included, so that the committed
+notebooks read well unopened.
 """
 
+import argparse
 import pathlib
 
 import nbformat
@@ -13,9 +18,48 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = pathlib.Path(__file__).parent
 INSTALL = """\
-# On Colab (or any fresh machine): install the library with its experiments extra.
-# From a clone of the repository use `pip install -e ".[experiments]"` instead.
-%pip install -q "rectify-jax[experiments]"
+# Install rectify_jax (skip this cell when it is already installed).
+# - Inside a clone of the repository: installs the clone.
+# - On Colab or any fresh machine: installs from the package index. Until the package is
+#   published there, set RECTIFY_JAX_SOURCE to a git URL of the repository
+#   ("git+https://...") or to the path of a wheel you uploaded (`python -m build` makes one).
+RECTIFY_JAX_SOURCE = ""
+
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+
+def _pip_install(requirement):
+    print("pip install", requirement)
+    command = [sys.executable, "-m", "pip", "install", "-q", requirement]
+    return subprocess.run(command).returncode == 0
+
+
+if importlib.util.find_spec("rectify_jax") is not None:
+    print("rectify_jax is already installed")
+else:
+    here = pathlib.Path.cwd().resolve()
+    clone = next((d for d in (here, *here.parents) if (d / "rectify_jax" / "__init__.py").exists()
+                  and (d / "pyproject.toml").exists()), None)
+    source = RECTIFY_JAX_SOURCE.strip()
+    if clone is not None:
+        requirement = f"{clone}[experiments]"
+    elif source.startswith("git+"):
+        requirement = f"rectify-jax[experiments] @ {source}"
+    elif source:
+        requirement = f"{source}[experiments]"
+    else:
+        requirement = "rectify-jax[experiments]"
+    if not _pip_install(requirement):
+        raise RuntimeError(
+            "Could not install rectify_jax from " + repr(requirement) + ". If the package is "
+            "not on the package index yet, set RECTIFY_JAX_SOURCE in this cell to a git URL of "
+            "the repository (git+https://...) or to the path of an uploaded wheel, then run the "
+            "cell again."
+        )
+    print("installed; on Colab, restart the runtime if an import below fails")
 """
 
 QUICKSTART = """\
@@ -134,7 +178,7 @@ for i in range(steps):
 print("compilations of the train step:", step._cache_size())
 assert losses[-1] < losses[0]
 # %%
-from matplotlib.figure import Figure
+from rectify_jax.plotting import Figure  # a matplotlib Figure that shows itself inline
 
 fig = Figure(figsize=(6, 3))
 ax = fig.add_subplot()
@@ -312,9 +356,30 @@ NOTEBOOKS = {
     "04_many_devices": DEVICES,
 }
 
+
+def execute(nb, cwd: pathlib.Path, timeout: int = 900):
+    """Runs ``nb`` in a fresh kernel, skipping cells tagged ``skip-execution``."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        skip_cells_with_tag="skip-execution",
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute()
+    return nb
+
+
 if __name__ == "__main__":
-    for name, source in NOTEBOOKS.items():
-        nb = notebook(source)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--execute", action="store_true", help="run and save with outputs")
+    parser.add_argument("names", nargs="*", default=list(NOTEBOOKS), help="notebooks to write")
+    args = parser.parse_args()
+    for name in args.names:
+        nb = notebook(NOTEBOOKS[name])
+        if args.execute:
+            execute(nb, HERE)
         nbformat.validate(nb)
         nbformat.write(nb, HERE / f"{name}.ipynb")
         print("wrote", HERE / f"{name}.ipynb")

@@ -1,10 +1,14 @@
-"""The example notebooks run top to bottom (nbclient, a real kernel) at CI sizes.
+"""The example notebooks: they run top to bottom (nbclient, a real kernel) at CI sizes and
+show their figures; the committed copies carry their outputs; the install cell does the
+right thing in a clone, with a source the user sets, and says what to do when it fails.
 
-The Colab install cell (tag ``skip-execution``) is dropped, so the checked-out package
-is used; the ``parameters`` cell is replaced by the small sizes below.
+The install cell (tag ``skip-execution``) is skipped when running, so the checked-out
+package is used; the ``parameters`` cell is replaced by the small sizes below.
 """
 
 import pathlib
+import subprocess
+import types
 
 import nbformat
 import pytest
@@ -17,6 +21,26 @@ CI_PARAMETERS = {
     "03_diagnostics": "steps = 40\nwidth = 16",
     "04_many_devices": "devices = 2\nsize = 64",
 }
+# notebooks whose figures are part of the example
+WITH_FIGURES = {"01_quickstart", "02_noisy_lstm_lm", "03_diagnostics"}
+
+
+def read(name):
+    return nbformat.read(EXAMPLES / f"{name}.ipynb", as_version=4)
+
+
+def outputs(nb, output_type=None):
+    return [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if output_type is None or o.get("output_type") == output_type
+    ]
+
+
+def pngs(nb):
+    return [o for o in outputs(nb) if "image/png" in o.get("data", {})]
 
 
 def test_every_notebook_has_ci_parameters():
@@ -24,23 +48,83 @@ def test_every_notebook_has_ci_parameters():
 
 
 @pytest.mark.parametrize("name", sorted(CI_PARAMETERS))
-def test_notebook_runs(name, tmp_path):
-    nb = nbformat.read(EXAMPLES / f"{name}.ipynb", as_version=4)
+def test_committed_notebooks_carry_their_outputs(name):
+    nb = read(name)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("outputs") for c in code if "print(" in c.source), "unexecuted cells"
+    assert not outputs(nb, "error")
+    if name in WITH_FIGURES:
+        assert pngs(nb), "no figure in the committed notebook"
+    assert not code[0].get("outputs")  # the install cell is never run when saving
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CI_PARAMETERS))
+def test_notebook_runs_and_shows_its_figures(name, tmp_path):
+    nb = read(name)
     tags = [set(cell.metadata.get("tags", [])) for cell in nb.cells]
     assert "skip-execution" in tags[1] and "parameters" in tags[2]  # install, then parameters
-    assert "%pip install" in nb.cells[1].source
-    nb.cells = [cell for cell, t in zip(nb.cells, tags, strict=True) if "skip-execution" not in t]
-    for cell in nb.cells:
-        if "parameters" in cell.metadata.get("tags", []):
+    for cell, t in zip(nb.cells, tags, strict=True):
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        if "parameters" in t:
             cell.source = CI_PARAMETERS[name]
     NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        skip_cells_with_tag="skip-execution",
+        resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
-    errors = [
-        o
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "error"
+    assert not outputs(nb, "error")
+    if name in WITH_FIGURES:
+        assert pngs(nb), "figures did not render as image/png"
+    assert not nb.cells[1].get("outputs")  # the install cell was skipped
+
+
+def install_cell():
+    source = read("01_quickstart").cells[1].source
+    assert "skip-execution" in read("01_quickstart").cells[1].metadata["tags"]
+    return source
+
+
+def run_install_cell(cwd, source_value="", pip_ok=True, monkeypatch=None):
+    """Executes the install cell as if rectify_jax were not installed; returns pip's target."""
+    calls = []
+
+    def fake_run(command, *a, **k):
+        calls.append(command[-1])
+        return types.SimpleNamespace(returncode=0 if pip_ok else 1)
+
+    code = install_cell().replace(
+        'RECTIFY_JAX_SOURCE = ""', f"RECTIFY_JAX_SOURCE = {source_value!r}"
+    )
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.chdir(cwd)
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "rectify_jax" else real(n, *a)
+    )
+    exec(compile(code, "install-cell", "exec"), {})
+    return calls
+
+
+def test_install_cell_installs_the_clone_inside_it(monkeypatch):
+    root = EXAMPLES.parent
+    assert run_install_cell(EXAMPLES, monkeypatch=monkeypatch) == [f"{root}[experiments]"]
+
+
+def test_install_cell_elsewhere_uses_the_index_or_the_given_source(monkeypatch, tmp_path):
+    assert run_install_cell(tmp_path, monkeypatch=monkeypatch) == ["rectify-jax[experiments]"]
+    assert run_install_cell(tmp_path, "git+https://example.org/r.git", monkeypatch=monkeypatch) == [
+        "rectify-jax[experiments] @ git+https://example.org/r.git"
     ]
-    assert not errors
+    wheel = "/content/rectify_jax-0.1.0-py3-none-any.whl"
+    assert run_install_cell(tmp_path, wheel, monkeypatch=monkeypatch) == [f"{wheel}[experiments]"]
+
+
+def test_install_cell_failure_says_what_to_do(monkeypatch, tmp_path):
+    with pytest.raises(RuntimeError, match="set RECTIFY_JAX_SOURCE"):
+        run_install_cell(tmp_path, pip_ok=False, monkeypatch=monkeypatch)

@@ -446,9 +446,15 @@ def fmt(values_: Sequence[float], digits: int = 3, diverged: Sequence[bool] | No
     k, n = int(bad.sum()), len(a)
     if len(good) == 0:
         return f"diverged ({k}/{n})"
-    m = f"{good.mean():.{digits}f}"
+    mean = good.mean()
+    small = 0 < abs(mean) < 10 ** (1 - digits)  # e.g. a learning rate: significant digits
+
+    def show(x):
+        return f"{x:.2g}" if small else f"{x:.{digits}f}"
+
+    m = show(mean)
     if len(good) > 1:
-        m += f" ± {good.std(ddof=1):.{digits}f}"
+        m += f" ± {show(good.std(ddof=1))}"
     return m + (f"; diverged ({k}/{n})" if k else "")
 
 
