@@ -560,6 +560,7 @@ def report_digits(results, config, figure):
         [
             ("test_accuracy", "test accuracy"),
             ("test_cross_entropy", "test cross-entropy"),
+            ("lr", "chosen lr"),
             ("train_loss", "train loss, last 20 %"),
         ],
     )
