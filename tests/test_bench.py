@@ -64,7 +64,11 @@ def test_train_step_benchmark_and_cli(tmp_path, capsys):
     assert code == 0
     saved = json.loads((tmp_path / "activations.json").read_text())
     assert {r["name"] for r in saved["rows"]} == {"relu", "noisy_hard_tanh"}
-    assert "Ratios at n = 2^6, bfloat16" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Ratios at n = 2^6, bfloat16" in out and "lower is better" in out
+    assert "noisy_hard_tanh (jax.random noise) / hard_tanh, fwd+bwd" not in out  # not timed here
+    assert "fast_normal / numpy standard_normal" in out
+    assert all(r["numpy_rng_floor"] > 0 for r in saved["rows"])
 
 
 def test_scaling_benchmark_runs_on_the_devices_there_are():

@@ -33,24 +33,35 @@ def one_line_error(proc, *needles):
         assert needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize(
-    "args, needles",
-    [
-        (["reproduce", "noisy_mixture", "--seeds", "0"], ["--seeds", ">= 1", "got 0"]),
-        (["reproduce", "noisy_mixture", "--seeds", "two"], ["--seeds", "'two'"]),
-        (["reproduce", "noisy_mixture", "--steps", "-3"], ["--steps", "got -3"]),
-        (["reproduce", "nonsense"], ["unknown experiment 'nonsense'", "noisy_mixture"]),
-        (["reproduce"], ["NAME"]),
-        (["frobnicate"], ["frobnicate"]),
-        (["bench"], ["BENCHMARK"]),
-        (["bench", "activations", "--names", "nope"], ["nope"]),
-        (["data-parallel", "--devices", "3", "--batch", "32"], ["--batch 32", "--devices 3"]),
-    ],
-)
-def test_mistakes_get_one_line_and_exit_2(args, needles):
-    one_line_error(run_cli(*args), *needles)
+MISTAKES = [
+    (["reproduce", "noisy_mixture", "--seeds", "0"], ["--seeds", ">= 1", "got 0"]),
+    (["reproduce", "noisy_mixture", "--seeds", "two"], ["--seeds", "'two'"]),
+    (["reproduce", "noisy_mixture", "--steps", "-3"], ["--steps", "got -3"]),
+    (["reproduce", "nonsense"], ["unknown experiment 'nonsense'", "noisy_mixture"]),
+    (["reproduce"], ["NAME"]),
+    (["frobnicate"], ["frobnicate"]),
+    (["bench"], ["BENCHMARK"]),
+    (["bench", "activations", "--names", "nope"], ["nope"]),
+    (["data-parallel", "--devices", "3", "--batch", "32"], ["--batch 32", "--devices 3"]),
+]
 
 
+@pytest.mark.parametrize("args, needles", MISTAKES, ids=[" ".join(a) for a, _ in MISTAKES])
+def test_mistakes_get_one_line_and_exit_2(args, needles, capsys):
+    try:
+        code = cli.main(args)
+    except SystemExit as e:  # argparse's own errors exit from inside parse_args
+        code = e.code
+    err = capsys.readouterr().err
+    one_line_error(subprocess.CompletedProcess(args, code, "", err), *needles)
+
+
+@pytest.mark.slow
+def test_a_mistake_in_a_real_process_has_no_traceback():
+    one_line_error(run_cli("reproduce", "noisy_mixture", "--seeds", "0"), "--seeds")
+
+
+@pytest.mark.slow
 def test_output_paths_are_checked_before_training(tmp_path):
     afile = tmp_path / "a_file"
     afile.write_text("")
@@ -93,6 +104,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"rectify-jax {__version__}"
 
 
+@pytest.mark.slow
 def test_help_texts_are_clean():
     proc = run_cli("bench", "activations", "--help")
     assert proc.returncode == 0 and "rest" not in proc.stdout and "brief" not in proc.stdout
@@ -115,6 +127,7 @@ def test_interrupt_prints_one_line_and_exits_130(monkeypatch, tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
 def test_ctrl_c_during_training_has_no_traceback(tmp_path):
     """A real SIGINT while a seed trains: one line, exit 130, finished seeds kept."""
@@ -150,6 +163,7 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
     assert json.loads(seed0.read_text())["seed"] == 0
 
 
+@pytest.mark.slow
 def test_single_experiments_update_only_their_own_section(tmp_path):
     out = tmp_path / "res"
     for name in ("noisy_mixture", "sequential_digits"):

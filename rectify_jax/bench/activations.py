@@ -114,6 +114,41 @@ def _torch_times(torch, fn, n, dtype, kw):
     return fwd, common.time_fn(fb, **kw)
 
 
+def _other_rng_floors(torch, n: int, kw) -> dict:
+    """float32 normal samples from numpy's ``default_rng`` (ziggurat) and ``torch.randn``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out = {"numpy_rng_floor": common.time_fn(lambda: rng.standard_normal(n, np.float32), **kw)}
+    if torch is not None:
+        out["torch_rng_floor"] = common.time_fn(lambda: torch.randn(n), **kw)
+    return out
+
+
+def comparisons(rows: list[dict], log2n: int = 22, dtype: str = "float32") -> dict:
+    """What a user compares, as time ratios measured side by side (lower is better)."""
+    at = {r["name"]: r for r in rows if r["log2n"] == log2n and r["dtype"] == dtype}
+    out = {}
+    hard = at.get("hard_tanh", {}).get("fwd_bwd")
+    for name, label in (("noisy_hard_tanh", "jax.random"), ("noisy_hard_tanh[fast]", "fast")):
+        r = at.get(name)
+        if r is None:
+            continue
+        if hard:
+            out[f"noisy_hard_tanh ({label} noise) / hard_tanh, fwd+bwd"] = r["fwd_bwd"] / hard
+        if "torch_fwd_bwd" in r:
+            out[f"noisy_hard_tanh ({label} noise) / PyTorch eager, fwd+bwd"] = (
+                r["fwd_bwd"] / r["torch_fwd_bwd"]
+            )
+    r = next(iter(at.values()), None)
+    if r is not None:
+        if "torch_rng_floor" in r:
+            out["fast_normal / torch.randn"] = r["fast_rng_floor"] / r["torch_rng_floor"]
+            out["jax.random.normal / torch.randn"] = r["rng_floor"] / r["torch_rng_floor"]
+        out["fast_normal / numpy standard_normal"] = r["fast_rng_floor"] / r["numpy_rng_floor"]
+    return out
+
+
 def run(
     sizes=(16, 20, 22),
     dtypes=("float32", "bfloat16"),
@@ -148,6 +183,7 @@ def run(
                 copy_floor=floor,
                 rng_floor=rng_floor,
                 fast_rng_floor=fast_floor,
+                **_other_rng_floors(torch, n, kw),
             )
             for name in names:
                 f, ref = ACTIVATIONS[name]
@@ -235,13 +271,16 @@ def markdown(result: dict) -> str:
     floors = {(r["dtype"], r["log2n"]): r for r in rows}
     lines += [
         "",
-        "| dtype | n | copy floor (-x) | RNG floor (jax.random.normal) | fast RNG |",
-        "|---|---|---|---|---|",
+        "| dtype | n | copy floor (-x) | jax.random.normal | fast_normal | torch.randn (float32) "
+        "| numpy standard_normal (float32) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (dtype, log2n), r in floors.items():
+        torch_floor = common.fmt_time(r["torch_rng_floor"]) if "torch_rng_floor" in r else "-"
         lines.append(
             f"| {dtype} | 2^{log2n} | {common.fmt_time(r['copy_floor'])} | "
-            f"{common.fmt_time(r['rng_floor'])} | {common.fmt_time(r['fast_rng_floor'])} |"
+            f"{common.fmt_time(r['rng_floor'])} | {common.fmt_time(r['fast_rng_floor'])} | "
+            f"{torch_floor} | {common.fmt_time(r['numpy_rng_floor'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -282,10 +321,14 @@ def execute(args: argparse.Namespace) -> int:
         args.sizes, args.dtypes, args.names, args.repeats, args.min_seconds, not args.no_torch
     )
     log2n = 22 if 22 in args.sizes else max(args.sizes)
+    result["comparisons"] = comparisons(result["rows"], log2n, args.dtypes[0])
     result["ratios"] = ratios(result["rows"], log2n, args.dtypes[0])
     md = markdown(result)
     md += (
-        f"\nRatios at n = 2^{log2n}, {args.dtypes[0]}:\n\n"
+        f"\nWhat a user compares, at n = 2^{log2n}, {args.dtypes[0]} (time ratios: lower is "
+        "better, below 1 means rectify_jax is faster):\n\n"
+        + "\n".join(f"- {k}: {v:.2f}" for k, v in result["comparisons"].items())
+        + f"\n\nRatios at n = 2^{log2n}, {args.dtypes[0]} (time ratios, lower is better):\n\n"
         + "\n".join(f"- {k}: {v:.2f}" for k, v in result["ratios"].items())
         + "\n"
     )
