@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from rectify_jax import cli
 from rectify_jax.bench import activations, train_step
+
+pytestmark = pytest.mark.slow  # subprocesses / benchmarks: the slow tier
 
 
 def test_activation_benchmark_runs_every_activation_with_its_baselines(tmp_path):

@@ -144,6 +144,7 @@ def test_nnx_rnn_gives_fresh_noise_per_step_and_per_sequence():
     assert not np.array_equal(ys, ys2)  # the stream advanced between calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", CELLS)
 def test_real_cells_run_under_rnn_and_jit_in_both_frameworks(kind):
     linen_cls, nnx_cls = CELLS[kind]
@@ -259,6 +260,7 @@ def train_recall(steps, seed=0):
     return model, variables, params, opt_state, start, float(eval_loss(params)), losses
 
 
+@pytest.mark.slow
 def test_200_steps_of_a_noisy_lstm_lower_the_loss_clearly():
     *_, start, end, losses = train_recall(200)
     assert all(np.isfinite(losses))
@@ -266,6 +268,7 @@ def test_200_steps_of_a_noisy_lstm_lower_the_loss_clearly():
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_gives_bitwise_identical_outputs(tmp_path):
     model, variables, params, opt_state, *_ = train_recall(5)
     path = tmp_path / "ckpt.msgpack"
@@ -319,6 +322,7 @@ def _nnx_restore(data, *nodes):
         nnx.update(node, state)
 
 
+@pytest.mark.slow
 def test_nnx_checkpoint_round_trip(tmp_path, key):
     model = NoisyNet(nnx.Rngs(0))
     opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses / benchmarks: the slow tier
+
 SCRIPT = pathlib.Path(__file__).parent / "multidevice" / "sharding_check.py"
 
 

@@ -14,6 +14,7 @@ README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_python_blocks_run(code, capsys):
     exec(compile(code, "README.md", "exec"), {})
@@ -43,6 +44,7 @@ def test_main_prints_every_activation_and_the_noise_statistics(capsys):
         assert name in out
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "rectify_jax", "--samples", "64"],

@@ -33,6 +33,7 @@ def check_summary(summary: dict, *, quick: bool) -> None:
             assert v["verdict"] in _common.LABELS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     section = reproduce(name, out=tmp_path, seeds=2, quick=True, log=lambda *a: None)
@@ -51,6 +52,7 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     assert not any(f"**{label}**" in section for label in _common.LABELS)
 
 
+@pytest.mark.slow
 def test_rerunning_a_seed_reproduces_its_numbers(tmp_path):
     for out in ("a", "b"):
         reproduce("noisy_mixture", out=tmp_path / out, seeds=1, quick=True, log=lambda *a: None)
@@ -61,6 +63,7 @@ def test_rerunning_a_seed_reproduces_its_numbers(tmp_path):
     assert a["metrics"] == b["metrics"]
 
 
+@pytest.mark.slow
 def test_finished_seeds_survive_and_are_reused(tmp_path):
     logs = []
     reproduce("noisy_mixture", out=tmp_path, seeds=1, quick=True, log=logs.append)
@@ -76,8 +79,7 @@ def test_finished_seeds_survive_and_are_reused(tmp_path):
 
 # --------------------------------------------------------------------------------------
 # Controls
-
-
+@pytest.mark.slow
 def test_lstm_arms_share_their_initial_parameters():
     config = charlm.LSTM_EXPERIMENT.quick
     for seed in (0, 3):
@@ -104,6 +106,7 @@ def test_gru_arms_share_their_initial_parameters():
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_lstm_arms_differ_only_in_their_gate_functions():
     """At full size the arms compute different things from the same parameters."""
     import jax.numpy as jnp
@@ -229,6 +232,7 @@ def test_a_diverged_seed_is_a_failure_of_its_arm():
     assert _common.judge([claim], quick=False, seeds=5)[0]["verdict"] == "did not hold here"
 
 
+@pytest.mark.slow
 def test_full_size_summary_has_labels(tmp_path, monkeypatch):
     """A non-quick run with 5 seeds labels its claims (here: a 2-step config, fast)."""
     exp = EXPERIMENTS["noisy_mixture"]
@@ -246,8 +250,7 @@ def test_full_size_summary_has_labels(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------------
 # CLI
-
-
+@pytest.mark.slow
 def test_cli_list_plot_and_errors(tmp_path, capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
@@ -262,6 +265,7 @@ def test_cli_list_plot_and_errors(tmp_path, capsys):
     assert "unknown experiment 'nonsense'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_reproduce_writes_a_report(tmp_path, capsys):
     report = tmp_path / "REPORT.md"
     code = cli.main(
