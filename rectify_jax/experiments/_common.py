@@ -256,6 +256,12 @@ def interleaved_step_times(timers: dict[str, Callable[[], float]], rounds: int =
     return best
 
 
+def best_of(scores: dict) -> object:
+    """The key with the lowest finite score (a diverged run's NaN never wins; the first key
+    if every run diverged): how an arm's learning rate is chosen on held-out data."""
+    return min(scores, key=lambda k: scores[k] if math.isfinite(scores[k]) else math.inf)
+
+
 def adam(lr, clip=None):
     """Adam, optionally after clipping the gradient's global norm (``clip`` may be traced)."""
     return optimizer("adam", lr, clip)

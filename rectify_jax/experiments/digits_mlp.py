@@ -112,7 +112,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
                 float(c.cross_entropy(model.apply({**variables, "params": p}, xva)[0], yva))
                 for p in per_lr
             ]
-            best = int(np.argmin([v if math.isfinite(v) else math.inf for v in valid]))
+            best = c.best_of(dict(enumerate(valid)))
             logits, pre = model.apply({**variables, "params": per_lr[best]}, xte)
             s = dg.code_statistics(pre[-1], RULES.get(act, act))
             loss = float(c.cross_entropy(logits, yte))

@@ -357,7 +357,7 @@ def run_adding(config, seed, progress):
                 # (every batch is fresh data, so this is a held-out estimate)
                 idx = [i for i, r in enumerate(runs) if r[:2] == (kind, clip)]
                 tails = {i: c.tail_mean(run.history, arm=i) for i in idx}
-                best = min(idx, key=lambda i: tails[i] if math.isfinite(tails[i]) else math.inf)
+                best = c.best_of(tails)
                 arm = f"{kind}{'_clip' if clip else ''}"
                 out = model.apply({"params": per_run[best]}, test_x)[:, 0]
                 mse = float(jnp.mean((out - test_y) ** 2))
@@ -539,7 +539,7 @@ def run_digits(config, seed, progress):
         )
         per_lr = c.unstack(run.params, len(lrs))
         valid = [float(c.cross_entropy(model.apply({"params": p}, xva), yva)) for p in per_lr]
-        best = int(np.argmin([v if math.isfinite(v) else math.inf for v in valid]))
+        best = c.best_of(dict(enumerate(valid)))
         logits = model.apply({"params": per_lr[best]}, xte)
         loss = float(c.cross_entropy(logits, yte))
         metrics[arm] = {
