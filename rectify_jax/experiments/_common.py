@@ -471,16 +471,20 @@ def table(
     digits: int = 3,
     head: str = "arm",
 ) -> str:
-    """A markdown table, one row per arm, ``mean ± std over seeds`` per column."""
-    top = f"| {head} | " + " | ".join(title for _, title in columns) + " |"
+    """A markdown table, one row per arm, ``mean ± std over seeds`` per column.
+
+    ``columns`` holds ``(metric, title)`` or ``(metric, title, digits)``.
+    """
+    columns = [(col[0], col[1], col[2] if len(col) > 2 else digits) for col in columns]
+    top = f"| {head} | " + " | ".join(title for _, title, _ in columns) + " |"
     rule = "|---" * (len(columns) + 1) + "|"
 
-    def cell(arm, key):
+    def cell(arm, key, d):
         if any(key not in r["metrics"][arm] for r in results):
             return "—"
-        return fmt(values(results, arm, key), digits, failed(results, arm))
+        return fmt(values(results, arm, key), d, failed(results, arm))
 
-    rows = [f"| {a} | " + " | ".join(cell(a, key) for key, _ in columns) + " |" for a in arms]
+    rows = [f"| {a} | " + " | ".join(cell(a, k, d) for k, _, d in columns) + " |" for a in arms]
     return "\n".join([top, rule, *rows])
 
 

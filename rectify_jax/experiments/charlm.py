@@ -217,9 +217,9 @@ def report_gru(results, config, figure):
         [
             ("train_loss", "train loss, last 20 % of steps"),
             ("train_loss_equal_time", "train loss at equal time"),
-            ("equal_time_step", "step reached at equal time"),
+            ("equal_time_step", "step reached at equal time", 0),
             ("valid_nll", "valid nats/byte"),
-            ("ms_per_step", "ms/step"),
+            ("ms_per_step", "ms/step", 1),
         ],
     )
     claims = []
@@ -356,8 +356,8 @@ def report_lstm(results, config, figure):
             ("valid_perplexity", "valid perplexity/byte"),
             ("train_loss", "train loss, last 20 %"),
             ("valid_nll_equal_time", "valid nats/byte at equal time*"),
-            ("equal_time_step", "step reached at equal time"),
-            ("ms_per_step", "ms/step"),
+            ("equal_time_step", "step reached at equal time", 0),
+            ("ms_per_step", "ms/step", 1),
         ],
         digits=4,
     )

@@ -148,7 +148,7 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
             ("activation_probability", "activation probability (Maas)"),
             ("dispersion", "dispersion"),
             ("exact_zeros", "exact zeros (Glorot)"),
-            ("dead_units", "dead units"),
+            ("dead_units", "dead units", 1),
         ],
     )
     deep, shallow = max(depths), min(depths)
