@@ -439,7 +439,7 @@ def beyond(
     v = robust(results, arm, name, failure, higher_is_better)
     support = [x - level if higher_is_better else level - x for x in v]
     side = ">" if higher_is_better else "<"
-    return Claim(claim, tuple(support), f"{arm} {name} {side} {level:g}", "one-sample t-test")
+    return Claim(claim, tuple(support), f"{arm} {name} {side} {level:.3g}", "one-sample t-test")
 
 
 def fmt(values_: Sequence[float], digits: int = 3, diverged: Sequence[bool] | None = None) -> str:
