@@ -168,6 +168,8 @@ def overview(out: str | pathlib.Path, names) -> str:
             else:
                 groups[v["verdict"]].append(line)
     lines = ["## What held, what did not", ""]
+    if findings:
+        lines += ["In short (means over seeds):", "", *findings, "", "Every claim, by verdict:", ""]
     if not_judged:
         lines += [
             f"No claim was judged ({sorted(set(not_judged))[0]}); the numbers below check the "
@@ -177,8 +179,6 @@ def overview(out: str | pathlib.Path, names) -> str:
     for label in _common.LABELS:
         if groups[label]:
             lines += [f"**{label.capitalize()}** ({len(groups[label])})", "", *groups[label], ""]
-    if findings:
-        lines += ["**Findings**", "", *findings, ""]
     lines += [NOT_REPRODUCED, ""]
     return "\n".join(lines) + "\n"
 
@@ -223,8 +223,10 @@ def compose_report(out: str | pathlib.Path) -> str:
     summaries = {n: json.loads((out / n / "summary.json").read_text()) for n in names}
     sections = [(out / n / "section.md").read_text() for n in names]
     seconds = sum(sm["seconds"] for sm in summaries.values())
+    machine = next(iter(summaries.values())).get("machine", "")
     return (
         report_header(summaries)
+        + f"The runs took {seconds / 60:.1f} min of wall time in all ({machine}).\n\n"
         + overview(out, names)
         + "\n"
         + "\n".join(sections)

@@ -442,6 +442,16 @@ def beyond(
     return Claim(claim, tuple(support), f"{arm} {name} {side} {level:.3g}", "one-sample t-test")
 
 
+def means(results: list[dict], arms: Sequence[str], name: str, digits: int = 3) -> str:
+    """``"arm mean, arm mean, ..."`` of a metric over seeds (failed seeds left out)."""
+    parts = []
+    for arm in arms:
+        a = np.asarray(values(results, arm, name), np.float64)
+        ok = np.isfinite(a) & ~np.asarray(failed(results, arm), bool)
+        parts.append(f"{arm} {a[ok].mean():.{digits}f}" if ok.any() else f"{arm} diverged")
+    return ", ".join(parts)
+
+
 def fmt(values_: Sequence[float], digits: int = 3, diverged: Sequence[bool] | None = None) -> str:
     """``mean ± std`` over seeds; failed seeds left out and counted as ``diverged (k/n)``."""
     a = np.asarray(values_, np.float64)

@@ -225,8 +225,31 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
         f"al.). The figure: per-unit activation probability, sorted, {deep}-layer nets, mean "
         f"over seeds (Maas et al.'s Figure 2)."
     )
+    main = [a for a in ("tanh", "relu", "leaky_relu") if a in acts]
+    finding = (
+        f"Rectifiers vs tanh (digits, {config['train']} training images): test accuracy "
+        + "; ".join(
+            f"{d} layers {c.means(results, [arm_name(a, d) for a in main], 'test_accuracy')}"
+            for d in depths
+        )
+        + f". At {deep} layers, exact zeros "
+        + c.means(
+            results, [arm_name(a, deep) for a in ("relu", "relu_l1") if a in acts], "exact_zeros", 2
+        )
+        + " (Glorot et al.: 0.70-0.85); activation probability "
+        + c.means(
+            results, [arm_name(a, deep) for a in ("tanh", "relu")], "activation_probability", 2
+        )
+        + "."
+    )
     return c.Report(
-        setup, tab, claims, arms=arms, levels={"chance": 0.1, "majority": 0.1}, figure=figure
+        setup,
+        tab,
+        claims,
+        arms=arms,
+        levels={"chance": 0.1, "majority": 0.1},
+        figure=figure,
+        findings=[finding],
     )
 
 

@@ -156,10 +156,15 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
         f"within {margin} of the Bayes classifier's accuracy. The figure shows the test-time "
         f"activation and derivative of every noisy unit (seed 0)."
     )
+    finding = (
+        f"Mixture of Gaussians: test accuracy {c.means(results, [*ARMS, 'bayes'], 'test_accuracy')}"
+        " (the Bayes classifier on the same points)."
+    )
     return c.Report(
         setup,
         tab,
         claims,
+        findings=[finding],
         arms=list(ARMS),
         levels={"bayes": bayes_rate(config["bayes_samples"]), "chance": 1 / 3, "majority": 1 / 3},
         figure=figure,

@@ -220,7 +220,19 @@ def report_unique(results, config, figure):
         f"noise scale. Adam lr {config['lr']}, gradient clip {config['clip']}, batch "
         f"{config['batch']}, {config['steps']} steps."
     )
-    return c.Report(setup, tab, claims, arms=list(UNIQUE_ARMS), levels=levels, figure=figure)
+    finding = (
+        f"Unique count: test accuracy {c.means(results, UNIQUE_ARMS, 'test_accuracy')} "
+        f"(majority class {levels['majority']:.3f})."
+    )
+    return c.Report(
+        setup,
+        tab,
+        claims,
+        arms=list(UNIQUE_ARMS),
+        levels=levels,
+        figure=figure,
+        findings=[finding],
+    )
 
 
 UNIQUE_EXPERIMENT = c.Experiment(
@@ -381,11 +393,10 @@ def report_adding(results, config, figure):
         [
             ("test_mse", "test MSE"),
             ("lr", "chosen lr"),
-            ("diverged_lrs", f"runs of the {len(config['lrs'])} lrs that diverged"),
         ],
         digits=4,
     )
-    tab = _with_steps_to_solve(tab, results, ADDING_ARMS, solved)
+    tab = _with_steps_to_solve(tab, results, ADDING_ARMS, solved, len(config["lrs"]))
 
     def solves(arm):
         return c.beyond(
@@ -445,25 +456,44 @@ def report_adding(results, config, figure):
         f"diverged; for the tests a failed or stuck run counts as the trivial MSE 1/6. T = 300 "
         f"was left out for time."
     )
+    solved_by = ", ".join(
+        f"{a} {int(sum(c.values(results, a, 'solved')))}/{len(results)}" for a in ADDING_ARMS
+    )
+    finding = (
+        f"Adding problem (T = {config['length']}): seeds that reach test MSE < {solved}: "
+        f"{solved_by}."
+    )
     return c.Report(
         setup,
         tab,
         claims,
+        findings=[finding],
         arms=list(ADDING_ARMS),
         levels={"trivial_mse": TRIVIAL_MSE},
         figure=figure,
     )
 
 
-def _with_steps_to_solve(tab: str, results, arms, solved: float) -> str:
-    """Adds two columns: how many seeds solved it, and the median step they got there."""
+def _with_steps_to_solve(tab: str, results, arms, solved: float, lrs: int) -> str:
+    """Adds columns: seeds that solved it, the median step they got there (training loss
+    below the threshold), and how many of the learning-rate grid's runs diverged."""
     lines = tab.splitlines()
-    lines[0] += f" solved (test MSE < {solved}) | steps to solve (median of solved seeds) |"
-    lines[1] += "---|---|"
+    lines[0] += (
+        f" solved (test MSE < {solved}) | steps to solve (median of solved seeds) "
+        "| diverged runs of the lr grid |"
+    )
+    lines[1] += "---|---|---|"
+    n = len(results)
     for i, arm in enumerate(arms):
-        k = int(sum(c.values(results, arm, "solved")))
-        s = [v for v in c.values(results, arm, "steps_to_solve") if math.isfinite(v)]
-        lines[2 + i] += f" {k}/{len(results)} |" + (f" {int(np.median(s))} |" if s else " — |")
+        ok = [bool(v) for v in c.values(results, arm, "solved")]
+        steps = [
+            v
+            for v, s in zip(c.values(results, arm, "steps_to_solve"), ok, strict=True)
+            if s and math.isfinite(v)
+        ]
+        bad = int(sum(c.values(results, arm, "diverged_lrs")))
+        lines[2 + i] += f" {sum(ok)}/{n} |" + (f" {int(np.median(steps))} |" if steps else " — |")
+        lines[2 + i] += f" {bad}/{n * lrs} |"
     return "\n".join(lines)
 
 
@@ -581,8 +611,15 @@ def report_digits(results, config, figure):
         f"cross-entropy, gradient clip {config['clip']}, batch {config['batch']}, "
         f"{config['steps']} steps."
     )
+    finding = f"Sequential digits: test accuracy {c.means(results, DIGIT_ARMS, 'test_accuracy')}."
     return c.Report(
-        setup, tab, claims, arms=list(DIGIT_ARMS), levels={"chance": 0.1}, figure=figure
+        setup,
+        tab,
+        claims,
+        arms=list(DIGIT_ARMS),
+        levels={"chance": 0.1},
+        figure=figure,
+        findings=[finding],
     )
 
 
