@@ -77,7 +77,7 @@ import jax.numpy as jnp
 import rectify_jax as rj
 from rectify_jax import plotting
 
-x = jnp.linspace(-3.0, 3.0, 7)
+x = jnp.array([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
 key = jax.random.key(0)
 print("relu      ", rj.relu(x))
 print("tlu       ", rj.tlu(x))
