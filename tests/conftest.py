@@ -19,6 +19,10 @@ hypothesis.settings.load_profile("rectify")
 
 SEED = int(os.environ.get("RECTIFY_TEST_SEED", "0"))
 
+# Scripts that test_distributed.py runs in subprocesses (with forced devices): importing them
+# here would run their whole check inside the collector, once per worker.
+collect_ignore = ["multidevice"]
+
 
 @pytest.fixture
 def seed():

@@ -36,6 +36,7 @@ def linen_and_nnx(kind, **kwargs):
     return lcell, variables, xcell, carry
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", CELLS)
 @pytest.mark.parametrize("noise", rj.NOISE_KINDS)
 def test_linen_and_nnx_cells_agree_for_the_same_parameters_and_key(kind, noise, key):
@@ -107,6 +108,7 @@ def _probe(model, x):
     return jax.jit(lambda x: model.apply(variables, x, rngs={"noise": jax.random.key(2)}))(x)
 
 
+@pytest.mark.slow
 def test_linen_rnn_helper_gives_fresh_noise_per_step_and_per_sequence():
     x = jnp.zeros((B, T, 1))
     ys = _probe(rjl.rnn(ProbeCell()), x)[..., 0]  # (batch, time)

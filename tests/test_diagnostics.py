@@ -119,6 +119,7 @@ def test_linen_capture_of_an_unchanged_mlp():
     assert int(stats["Dense_1"].count) == 32
 
 
+@pytest.mark.slow
 def test_linen_capture_inside_recurrent_cells():
     x = jax.random.normal(jax.random.key(0), (2, 5, 3))
     model = rjl.rnn(rjl.NoisyLSTMCell(4, deterministic=True))
@@ -135,6 +136,7 @@ def test_linen_capture_inside_recurrent_cells():
     assert {k: v.shape for k, v in pre2.items()} == {"cell/i": (2, 5, 4), "cell/h": (2, 5, 4)}
 
 
+@pytest.mark.slow
 def test_nnx_capture_and_cell_preactivations_match_linen():
     class MLP(nnx.Module):
         def __init__(self, rngs):
@@ -183,6 +185,7 @@ def test_hidden_grad_norms_vanish_or_explode_as_powers_of_the_recurrent_weight(a
     np.testing.assert_allclose(norms, want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_irnn_keeps_gradients_flowing_where_a_saturated_tanh_rnn_loses_them():
     T, H = 30, 16
     xs = jax.random.normal(jax.random.key(0), (T, 4, 3))  # time-major
@@ -217,6 +220,7 @@ def test_noisy_gradient_paths_sum_to_the_custom_vjp_gradient(key):
     assert float(shares["stochastic"]) == 0.0
 
 
+@pytest.mark.slow
 def test_noisy_path_shares_per_layer_in_a_linen_model(key):
     class Net(nn.Module):
         @nn.compact
@@ -247,6 +251,7 @@ def test_noisy_path_shares_per_layer_in_a_linen_model(key):
     )
 
 
+@pytest.mark.slow
 def test_nnx_noisy_path_shares_per_layer_by_hand():
     layer = rjx.NoisyHardTanh(8, rngs=nnx.Rngs(0))
     model = nnx.Sequential(layer)

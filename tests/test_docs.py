@@ -27,6 +27,7 @@ def test_readme_names_the_commands_ci_runs():
     assert 'python -m pip install -e ".[test]"' in ci and "\npython -m pytest\n" in ci
 
 
+@pytest.mark.slow
 def test_main_prints_every_activation_and_the_noise_statistics(capsys):
     main(["--samples", "256", "--seed", "1"])
     out = capsys.readouterr().out

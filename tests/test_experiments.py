@@ -97,6 +97,7 @@ def test_lstm_arms_share_their_initial_parameters():
     )
 
 
+@pytest.mark.slow
 def test_gru_arms_share_their_initial_parameters():
     config = charlm.GRU_EXPERIMENT.quick
     first = charlm.init_variables("tanh", config, 0)

@@ -167,6 +167,7 @@ class MLP(nn.Module):
         return nn.Dense(1)(x)[:, 0]
 
 
+@pytest.mark.slow
 def test_annealed_train_step_compiles_once_over_50_steps(key):
     model = MLP()
     x = jax.random.normal(jax.random.key(1), (32, 4))

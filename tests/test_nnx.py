@@ -118,6 +118,7 @@ class MLP(nnx.Module):
         return self.l2(self.a1(self.l1(x)))[:, 0]
 
 
+@pytest.mark.slow
 def test_annealed_nnx_train_step_compiles_once_over_50_steps():
     model = MLP(nnx.Rngs(0))
     opt = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)

@@ -230,6 +230,7 @@ def test_transformations_agree(make_key):
     np.testing.assert_allclose(g_pmap[0], jax.grad(loss)(x, keys[0]), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_scan_recurrence_gets_fresh_noise_per_step_and_exact_gradients(key):
     w = 2.0 * jax.random.normal(jax.random.key(1), (6, 6))
     xs = jax.random.normal(jax.random.key(2), (10, 6))
@@ -580,6 +581,7 @@ def test_fast_generator_values_and_gradients_follow_the_formula(residual, key):
         rj.noisy_hard_tanh(x, key, generator="philox")
 
 
+@pytest.mark.slow
 def test_modules_select_the_generator(key):
     import flax.linen as nn  # noqa: F401
     from flax import nnx

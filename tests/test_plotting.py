@@ -9,6 +9,8 @@ import pytest
 import rectify_jax as rj
 from rectify_jax import plotting
 
+pytestmark = pytest.mark.slow  # matplotlib rendering: the slow tier
+
 
 def _png_size(path):
     data = path.read_bytes()
