@@ -115,3 +115,25 @@ def test_a_noisy_unit_built_from_min_max_splits_the_gradient_at_the_tie():
         x = jnp.float32(x)
         assert float(jax.grad(lambda x: unit(x, key, alpha=1.15))(x)) == pytest.approx(0.425)
         assert float(jax.grad(lambda x: rj.noisy_hard_tanh(x, key))(x)) == pytest.approx(1.0)
+
+
+SLOPE_FUNCTIONS = {
+    "prelu": lambda x, a: rj.prelu(x, a),
+    "leaky_relu": lambda x, a: rj.leaky_relu(x, a),
+    "rrelu(deterministic)": lambda x, a: rj.rrelu(x, lower=a, upper=a, deterministic=True),
+}
+
+
+@pytest.mark.parametrize("name", SLOPE_FUNCTIONS)
+def test_slope_gradient_is_finite_with_infinite_inputs_and_nan_only_where_x_is(name):
+    fn = SLOPE_FUNCTIONS[name]
+    x = jnp.array([jnp.inf, 1.0, -2.0, -0.5])
+    g = jax.grad(lambda a: jnp.sum(fn(x, a)))(jnp.float32(0.25))
+    # d/da sum(where(x >= 0, x, a x)) = sum of the negative inputs (PyTorch gives -2.5 too)
+    assert float(g) == -2.5
+    g = jax.grad(lambda a: jnp.sum(fn(-x, a)))(jnp.float32(0.25))
+    assert float(g) == -np.inf  # -inf is a negative input: its slope gradient is -inf
+    g = jax.grad(lambda a: jnp.sum(fn(jnp.array([jnp.nan, -1.0]), a)))(jnp.float32(0.25))
+    assert bool(jnp.isnan(g))  # NaN propagates
+    gx = jax.grad(lambda x: jnp.sum(fn(x, 0.25)))(x)
+    np.testing.assert_array_equal(gx, [1.0, 1.0, 0.25, 0.25])

@@ -28,7 +28,9 @@ def _relu(x):
 
 
 def _leaky(x, slope):
-    return jnp.where(x >= 0, x, slope * x)
+    # slope * min(x, 0), not slope * x: the unused branch at x = +inf would otherwise send
+    # 0 * inf = NaN into the slope's gradient.
+    return jnp.where(x >= 0, x, slope * jnp.minimum(x, 0.0))
 
 
 def _elu(x, alpha):

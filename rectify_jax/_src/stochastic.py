@@ -26,7 +26,7 @@ def _rrelu(x, key, lower, upper, deterministic, generator):
         a = (lower + upper) / 2
     else:
         a = noise_lib.uniform(key, x.shape, cdt, lower, upper, generator)
-    return jnp.where(xc >= 0, xc, a * xc).astype(x.dtype)
+    return jnp.where(xc >= 0, xc, a * jnp.minimum(xc, 0.0)).astype(x.dtype)  # no 0 * inf
 
 
 @functools.partial(jax.jit, static_argnames=("deterministic", "generator"))
