@@ -28,7 +28,8 @@ from rectify_jax._src import activations
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import blockwise
-from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, RESIDUALS
+from rectify_jax._src.output_noise import RESIDUALS
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
 
 # Roles pick the initialiser: "kernel", "recurrent", "bias" or "p". The third entry of a
 # layout row is how many gate blocks the last axis holds (each initialised on its own).

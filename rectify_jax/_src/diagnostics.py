@@ -24,8 +24,9 @@ import numpy as np
 
 from rectify_jax._src import activations as act
 from rectify_jax._src import noise as noise_lib
+from rectify_jax._src import output_noise
 from rectify_jax._src import validation as v
-from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit, default
 
 # |tanh(x)| < 0.95  <=>  |x| < atanh(0.95); the sigmoid is a tanh of x / 2.
 _TANH_X = math.atanh(0.95)
@@ -395,24 +396,17 @@ def noisy_gradient_paths(
     fn = "noisy_gradient_paths"
     x = v.float_input(fn, x)
     v.one_of(fn, "noise", noise, noise_lib.NOISE_KINDS)
+    v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     cdt = v.compute_dtype(x.dtype)
-    alpha = unit.alpha if alpha is None else alpha
-    c = unit.c if c is None else c
-    xc = x.astype(cdt)
+    alpha, c = default(alpha, unit.alpha), default(c, unit.c)
     p, alpha, c = (
         v.param(fn, n, val, x).astype(cdt) for n, val in (("p", p), ("alpha", alpha), ("c", c))
     )
+    xc = x.astype(cdt)
     g = jnp.ones_like(xc) if cotangent is None else jnp.asarray(cotangent, cdt)
-    ones = jnp.ones_like(xc)
-    h, dh = jax.jvp(lambda t: unit.h(t).astype(cdt), (xc,), (ones,))
-    u, du = jax.jvp(lambda t: unit.u(t).astype(cdt), (xc,), (ones,))
-    delta = h - u
-    s = jax.nn.sigmoid(p * delta)
-    v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     eps = noise_lib.sample(noise_lib.as_key(fn, key), x.shape, noise, cdt, generator)
-    d = jnp.sign(delta) * jnp.sign(1 - alpha)
-    stochastic = g * d * eps * 2 * c * (s - 0.5) * s * (1 - s) * p * (dh - du)
-    return GradientPaths(g * (1 - alpha) * du, g * alpha * dh, stochastic)
+    paths = output_noise.gradient_paths(unit, xc, eps, p, alpha, c, g)
+    return GradientPaths(paths.linear, paths.nonlinear, paths.stochastic)
 
 
 def path_shares(paths: GradientPaths) -> dict[str, jax.Array]:

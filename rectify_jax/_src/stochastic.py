@@ -90,10 +90,13 @@ def rrelu(
     x = v.float_input(fn, x)
     v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     deterministic = v.static_bool(fn, "deterministic", deterministic)
+    lower_in, upper_in = lower, upper
     lower, upper = v.param(fn, "lower", lower, x), v.param(fn, "upper", upper, x)
-    lo, hi = v.concrete(lower), v.concrete(upper)
-    if lo is not None and hi is not None and np.any(lo > hi):
-        raise ValueError(f"{fn}: lower must be <= upper, got lower={lo} and upper={hi}")
+    if not isinstance(lower_in, jax.Array) and not isinstance(upper_in, jax.Array):
+        # checked on host values only: arrays on a device are not read back
+        lo, hi = np.asarray(lower_in), np.asarray(upper_in)
+        if np.any(lo > hi):
+            raise ValueError(f"{fn}: lower must be <= upper, got lower={lo} and upper={hi}")
     key = None if deterministic else noise_lib.as_key(fn, key)
     return _rrelu(x, key, lower, upper, deterministic, generator)
 

@@ -92,7 +92,13 @@ def concrete(value) -> np.ndarray | None:
 
 
 def nonnegative(fn: str, name: str, value) -> None:
-    """Raises ValueError if a concrete ``value`` has a negative entry (NaN passes through)."""
+    """Raises ValueError if a host ``value`` (Python number, NumPy array) has a negative entry.
+
+    JAX arrays pass unchecked: reading one back would be a device-to-host copy on every
+    eager call. NaN passes through.
+    """
+    if isinstance(value, jax.Array):
+        return
     arr = concrete(value)
     if arr is not None and np.any(arr < 0):
         shown = value if np.ndim(arr) == 0 else f"an array with minimum {np.nanmin(arr)}"

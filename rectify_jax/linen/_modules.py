@@ -20,7 +20,7 @@ from rectify_jax._src.cells import (
 )
 from rectify_jax._src.initializers import identity, uniform_range
 from rectify_jax._src.noise import fill_noise_scale
-from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
 
 Initializer = Callable[..., jax.Array]
 Dtype = Any

@@ -21,7 +21,8 @@ from rectify_jax._src.cells import (
     noisy_lstm_step,
 )
 from rectify_jax._src.initializers import identity, uniform_range
-from rectify_jax._src.noisy import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, RESIDUALS, NoisyUnit
+from rectify_jax._src.output_noise import RESIDUALS
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
 
 Initializer = Callable[..., jax.Array]
 Dtype = Any
