@@ -23,7 +23,7 @@ def init_and_apply(module, x, *, rng_seed=1, **apply_kwargs):
 
 def test_prelu_has_one_slope_per_channel_initialised_to_a_quarter():
     variables, y = init_and_apply(rjl.PReLU(), X)
-    np.testing.assert_array_equal(variables["params"]["alpha"], jnp.full((12,), 0.25))
+    np.testing.assert_array_equal(variables["params"]["negative_slope"], jnp.full((12,), 0.25))
     np.testing.assert_allclose(y, rj.prelu(X, 0.25))
     y16 = rjl.PReLU().apply(variables, X.astype(jnp.bfloat16))
     assert y16.dtype == jnp.bfloat16  # f32 parameters, bf16 activations

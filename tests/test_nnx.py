@@ -17,11 +17,11 @@ X = jnp.linspace(-4.0, 4.0, 24).reshape(2, 12) + 0.01
 
 
 def test_prelu_and_tlu_parameters():
-    prelu = rjx.PReLU(12)
-    np.testing.assert_array_equal(prelu.alpha[...], jnp.full((12,), 0.25))
+    prelu = rjx.PReLU(12, rngs=nnx.Rngs(0))
+    np.testing.assert_array_equal(prelu.negative_slope[...], jnp.full((12,), 0.25))
     np.testing.assert_allclose(prelu(X), rj.prelu(X, 0.25))
     assert prelu(X.astype(jnp.bfloat16)).dtype == jnp.bfloat16
-    tlu = rjx.TLU(12, alpha=0.5)
+    tlu = rjx.TLU(12, alpha=0.5, learn_alpha=True, rngs=nnx.Rngs(0))
     g = nnx.grad(lambda m: jnp.sum(m(X)))(tlu)
     np.testing.assert_allclose(
         g.alpha[...], jnp.sum(jnp.where(X < 0, jnp.tanh(X), 0.0), axis=0), rtol=1e-6
@@ -176,8 +176,11 @@ def test_linen_and_nnx_modules_agree_for_the_same_parameters_and_key(name, key):
 
 def test_linen_and_nnx_prelu_and_tlu_agree():
     for lmod, xmod in [
-        (rjl.PReLU(), rjx.PReLU(12)),
-        (rjl.TLU(alpha=0.3, learn_alpha=True), rjx.TLU(12, alpha=0.3)),
+        (rjl.PReLU(), rjx.PReLU(12, rngs=nnx.Rngs(0))),
+        (
+            rjl.TLU(alpha=0.3, learn_alpha=True),
+            rjx.TLU(12, alpha=0.3, learn_alpha=True, rngs=nnx.Rngs(0)),
+        ),
     ]:
         variables = lmod.init(jax.random.key(0), X)
         np.testing.assert_array_equal(lmod.apply(variables, X), xmod(X))

@@ -409,6 +409,27 @@ def noisy_gradient_paths(
     return GradientPaths(paths.linear, paths.nonlinear, paths.stochastic)
 
 
+def sown_path_shares(options, sown: dict, cotangent) -> dict[str, jax.Array]:
+    """Path shares of one noisy layer from what it sowed (``x``, ``key``, ``p``, ``c``), its
+    options (``unit``, ``alpha``, ``noise``, ``generator``) and ``dL/dphi`` at its output.
+
+    Shared by the linen and NNX ``noisy_path_shares``: the paths are rebuilt outside the
+    layer with the same kernel as the layer's backward pass.
+    """
+    paths = noisy_gradient_paths(
+        options.unit,
+        sown["x"],
+        sown["key"],
+        cotangent,
+        p=sown["p"],
+        alpha=options.alpha,
+        c=sown["c"],
+        noise=options.noise,
+        generator=options.generator,
+    )
+    return path_shares(paths)
+
+
 def path_shares(paths: GradientPaths) -> dict[str, jax.Array]:
     r"""The share of each path in the total gradient magnitude, :math:`\sum|g_k| / \sum_j\sum|g_j|`.
 

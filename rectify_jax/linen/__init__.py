@@ -13,6 +13,7 @@ being an argument of the jitted step, changing it does not recompile.
 
 from rectify_jax.linen._diagnostics import capture_preactivations as capture_preactivations
 from rectify_jax.linen._diagnostics import noisy_path_shares as noisy_path_shares
+from rectify_jax.linen._modules import MODULES as MODULES
 from rectify_jax.linen._modules import NOISE_SCALE as NOISE_SCALE
 from rectify_jax.linen._modules import TLU as TLU
 from rectify_jax.linen._modules import InputNoisy as InputNoisy
@@ -31,6 +32,7 @@ from rectify_jax.linen._modules import rnn as rnn
 from rectify_jax.linen._modules import set_noise_scale as set_noise_scale
 
 __all__ = [
+    "MODULES",
     "IRNNCell",
     "InputNoisy",
     "LearnedInputNoisy",

@@ -65,7 +65,7 @@ def _flatten(tree) -> dict[str, jax.Array]:
     found = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         keys = [str(getattr(k, "key", getattr(k, "idx", k))) for k in path]
-        if "gradient_paths" in keys:  # sown for noisy_path_shares, not a pre-activation
+        if "noisy_inputs" in keys:  # sown for noisy_path_shares, not a pre-activation
             continue
         keys = [k for k in keys if k not in ("__call__", "preactivations") and not k.isdigit()]
         found["/".join(keys)] = leaf
@@ -75,10 +75,10 @@ def _flatten(tree) -> dict[str, jax.Array]:
 def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwargs):
     """Per noisy layer, the share of dL/dx carried by the linear, nonlinear and stochastic paths.
 
-    Runs the model once with noise on, takes :math:`g = \\partial L/\\partial\\phi` at
-    every :class:`NoisyActivation` output (linen ``perturb``) and combines it with
-    the local derivative of each path that the layer sows (for the very noise it
-    drew). Pass the same ``rngs`` you train with.
+    Runs the model once with noise on and takes :math:`g = \\partial L/\\partial\\phi` at
+    every noisy output unit (linen ``perturb``); each such layer sows only its inputs
+    (``x``, the key, ``p``, ``c``) as ``"noisy_inputs"``, and the paths are rebuilt here
+    with the kernel of the layer's own backward pass. Pass the same ``rngs`` you train with.
 
     Args:
       module: the linen model (its noisy layers must run with ``deterministic=False``).
@@ -100,33 +100,39 @@ def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwar
       >>> sorted(shares["layers_1"]), round(sum(map(float, shares["layers_1"].values())), 4)
       (['linear', 'nonlinear', 'stochastic'], 1.0)
     """
-    from rectify_jax._src.diagnostics import GradientPaths, path_shares
+    from rectify_jax._src.diagnostics import sown_path_shares
 
-    _, state = module.apply(
-        variables, *args, mutable=["intermediates", "perturbations"], **apply_kwargs
-    )
-    perturbations = state["perturbations"]
+    options = {}
+
+    def record(next_fun, args, kwargs, context):  # each noisy layer's options, by path
+        if context.method_name == "__call__" and hasattr(context.module, "layer"):
+            options[tuple(context.module.scope.path)] = context.module.options()
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(record):
+        _, state = module.apply(
+            variables, *args, mutable=["intermediates", "perturbations"], **apply_kwargs
+        )
 
     def loss(perturbations):
         out = module.apply({**variables, "perturbations": perturbations}, *args, **apply_kwargs)
         return loss_fn(out)
 
-    g = jax.grad(loss)(perturbations)
-    shares = {}
-    for path, local in _flatten_paths(state["intermediates"]).items():
-        cot = _get(g, path)["output"]
-        shares["/".join(path)] = path_shares(GradientPaths(*(cot * a for a in local)))
-    return shares
+    g = jax.grad(loss)(state["perturbations"])
+    return {
+        "/".join(path): sown_path_shares(options[path], sown, _get(g, path)["output"])
+        for path, sown in _sown(state["intermediates"]).items()
+    }
 
 
-def _flatten_paths(tree, prefix=()):
-    """``{'layers_1': {'gradient_paths': (paths,)}}`` -> ``{('layers_1',): paths}``."""
+def _sown(tree, prefix=()):
+    """``{'layers_1': {'noisy_inputs': (inputs,)}}`` -> ``{('layers_1',): inputs}``."""
     found = {}
     for key, value in tree.items():
-        if key == "gradient_paths":
+        if key == "noisy_inputs":
             found[prefix] = value[0]
         elif isinstance(value, dict):
-            found.update(_flatten_paths(value, (*prefix, key)))
+            found.update(_sown(value, (*prefix, key)))
     return found
 
 

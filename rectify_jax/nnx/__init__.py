@@ -13,6 +13,7 @@ recompiling). ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it al
 from rectify_jax.nnx._diagnostics import capture_preactivations as capture_preactivations
 from rectify_jax.nnx._diagnostics import cell_preactivations as cell_preactivations
 from rectify_jax.nnx._diagnostics import noisy_path_shares as noisy_path_shares
+from rectify_jax.nnx._modules import MODULES as MODULES
 from rectify_jax.nnx._modules import TLU as TLU
 from rectify_jax.nnx._modules import InputNoisy as InputNoisy
 from rectify_jax.nnx._modules import IRNNCell as IRNNCell
@@ -30,6 +31,7 @@ from rectify_jax.nnx._modules import SaturatedInputNoisy as SaturatedInputNoisy
 from rectify_jax.nnx._modules import set_noise_scale as set_noise_scale
 
 __all__ = [
+    "MODULES",
     "IRNNCell",
     "InputNoisy",
     "LearnedInputNoisy",

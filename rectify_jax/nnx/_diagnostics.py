@@ -100,31 +100,28 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
       >>> sorted(shares), round(sum(map(float, shares["layers/1"].values())), 4)
       (['layers/1'], 1.0)
     """
-    from rectify_jax._src.diagnostics import GradientPaths, path_shares
-    from rectify_jax.nnx._modules import NoisyActivation
+    from rectify_jax._src.diagnostics import sown_path_shares
 
-    layers = [(path, m) for path, m in nnx.iter_modules(model) if isinstance(m, NoisyActivation)]
-    for _, m in layers:
-        m._diagnose = True
-    try:
-        _, zeros = nnx.capture(model, nnx.Perturbation)(*args, **kwargs)
+    layers = [(path, m) for path, m in nnx.iter_modules(model) if _sows(m) == "noisy_inputs"]
+    _, zeros = nnx.capture(model, nnx.Perturbation)(*args, **kwargs)
 
-        def loss(model, perturbations):
-            out, sown = nnx.capture(model, nnx.Intermediate, init=perturbations)(*args, **kwargs)
-            return loss_fn(out), sown
+    def loss(model, perturbations):
+        out, sown = nnx.capture(model, nnx.Intermediate, init=perturbations)(*args, **kwargs)
+        return loss_fn(out), sown
 
-        grads, sown = nnx.grad(loss, argnums=1, has_aux=True)(model, zeros)
-    finally:
-        for _, m in layers:
-            m._diagnose = False
+    grads, sown = nnx.grad(loss, argnums=1, has_aux=True)(model, zeros)
     grads, sown = nnx.to_pure_dict(grads), nnx.to_pure_dict(sown)
     shares = {}
-    for path, _ in layers:
+    for path, m in layers:
         g, local = grads, sown
         for key in path:
             g, local = g[key], local[key]
-        cot = g["output"]
-        shares["/".join(map(str, path))] = path_shares(
-            GradientPaths(*(cot * a for a in local["gradient_paths"][0]))
-        )
+        inputs = local["noisy_inputs"][0]
+        shares["/".join(map(str, path))] = sown_path_shares(m.options, inputs, g["output"])
     return shares
+
+
+def _sows(module) -> str | None:
+    """The name under which a rectify_jax layer sows its inputs for diagnostics, if any."""
+    layer = getattr(type(module), "layer", None)
+    return None if layer is None else layer.sows

@@ -1,31 +1,26 @@
-"""flax.nnx modules over the rectify_jax functions."""
+"""flax.nnx modules: an adapter from the library's layer descriptions.
+
+Every layer is described once, framework-neutrally (``rectify_jax._src.layers``); this
+module turns each description into an NNX module with NNX's conventions: parameters
+created in the constructor (``features`` given there), ``rngs`` as an ``nnx.Rngs``, an
+``nnx.RngStream`` or a key, ``eval()`` / ``train()`` through the ``deterministic``
+attribute, the noise scales as :class:`NoiseScale` variables.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rectify_jax._src import activations, diagnostics, stochastic
+from rectify_jax._src import activations, layers
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
-from rectify_jax._src.cells import (
-    NoiseConfig,
-    gru_layout,
-    layout_initializers,
-    lstm_layout,
-    noisy_gru_step,
-    noisy_lstm_step,
-)
-from rectify_jax._src.initializers import identity, uniform_range
-from rectify_jax._src.output_noise import RESIDUALS
-from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
+from rectify_jax._src.initializers import identity
 
-Initializer = Callable[..., jax.Array]
-Dtype = Any
 RngSource = nnx.Rngs | nnx.RngStream | jax.Array | None
 
 
@@ -52,497 +47,223 @@ def set_noise_scale(model: nnx.Module, c) -> None:
     nnx.update(model, noise_lib.fill_noise_scale("set_noise_scale", state, c))
 
 
-def _stream(owner: str, rngs, collection: str):
-    """The module's own noise stream, forked from what the constructor got (as nnx.Dropout)."""
+def _streams(owner: str, rngs, collection: str):
+    """(a key for the parameters, the module's own noise stream) from what it was given.
+
+    As ``nnx.Dropout``: an ``nnx.Rngs`` gives its ``params`` key and a fork of its noise
+    stream (``default`` as a fallback); an ``RngStream`` or a key serves both.
+    """
     if rngs is None:
-        return nnx.data(None)
+        return None, nnx.data(None)
     if isinstance(rngs, nnx.Rngs):
-        return rngs[collection].fork()  # falls back to the 'default' stream
+        return rngs.params, rngs[collection].fork()
     if isinstance(rngs, nnx.RngStream):
-        return rngs.fork()
+        return rngs, rngs.fork()
     if isinstance(rngs, jax.Array):
-        return nnx.RngStream(noise_lib.as_key(owner, rngs), tag=collection)
+        key = noise_lib.as_key(owner, rngs)
+        return nnx.RngStream(jax.random.fold_in(key, 1), tag="params"), nnx.RngStream(
+            key, tag=collection
+        )
     raise TypeError(
         f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream, a PRNG key or None, "
         f"got {type(rngs).__name__}"
     )
 
 
-class _Stochastic(nnx.Module):
-    """Shared plumbing: the ``deterministic`` flag and where this call's key comes from."""
-
-    def _key(self, deterministic: bool | None, rngs: RngSource):
-        name = type(self).__name__
-        det = v.static_bool(
-            name, "deterministic", self.deterministic if deterministic is None else deterministic
+def _call_key(module, deterministic: bool, rngs: RngSource):
+    """The key for this call: None without noise, else from ``rngs`` or the module's stream."""
+    if deterministic:
+        return None
+    source = module.rngs if rngs is None else rngs
+    if isinstance(source, nnx.Rngs):
+        return source[module.rng_collection]()
+    if isinstance(source, nnx.RngStream):
+        return source()
+    if source is None:
+        raise ValueError(
+            f"{type(module).__name__}: deterministic=False but there is no PRNG source. Either\n"
+            f"  1. pass rngs=nnx.Rngs({module.rng_collection}=seed) (or nnx.Rngs(seed)) to "
+            f"the constructor,\n"
+            f"  2. pass rngs= (an nnx.Rngs, RngStream or key) to the call, or\n"
+            f"  3. call model.eval() or pass deterministic=True for the test-time function."
         )
-        if det:
-            return True, None
-        source = self.rngs if rngs is None else rngs
-        if isinstance(source, nnx.Rngs):
-            return False, source[self.rng_collection]()
-        if isinstance(source, nnx.RngStream):
-            return False, source()
-        if source is None:
+    return noise_lib.as_key(type(module).__name__, source)
+
+
+def _capturing(module: nnx.Module) -> bool:
+    """True inside ``nnx.capture`` (flax marks the module so); sow and perturb only then."""
+    return hasattr(module, "__captures__")
+
+
+def _init(layer: layers.Layer):
+    def __init__(
+        self,
+        *sizes,
+        deterministic=False,
+        rng_collection="noise",
+        param_dtype=jnp.float32,
+        rngs: RngSource = None,
+        **kwargs,
+    ):
+        name = layer.name
+        n = 2 if layer.recurrent else 1
+        if len(sizes) > n or (layer.recurrent and len(sizes) < n):
+            raise TypeError(
+                f"{name}: takes {'in_features, hidden_features' if n == 2 else 'features'} "
+                f"positionally, got {len(sizes)} positional arguments"
+            )
+        o = layer.configure(name, layers.split_options(layer, name, kwargs))
+        in_features, features = sizes if layer.recurrent else (sizes or (None,)) * 2
+        if not layer.recurrent:
+            layers.check_features(name, layer, o, features)
+        self.options, self.param_dtype = o, param_dtype
+        self.deterministic = v.static_bool(name, "deterministic", deterministic)
+        self.rng_collection = rng_collection
+        params_key, self.rngs = _streams(name, rngs, rng_collection)
+        shapes = layer.shapes(o, in_features, features) if features is not None else {}
+        if shapes and params_key is None:
             raise ValueError(
-                f"{name}: deterministic=False but there is no PRNG source. Either\n"
-                f"  1. pass rngs=nnx.Rngs({self.rng_collection}=seed) (or nnx.Rngs(seed)) to "
-                f"the constructor,\n"
-                f"  2. pass rngs= (an nnx.Rngs, RngStream or key) to the call, or\n"
-                f"  3. call model.eval() or pass deterministic=True for the test-time function."
+                f"{name}: rngs= is needed to initialise the parameters, e.g. rngs=nnx.Rngs(0)"
             )
-        return False, source
+        for pname, (shape, init) in shapes.items():
+            setattr(self, pname, nnx.Param(init(params_key(), shape, param_dtype)))
+        for sname, value in layer.initial_state(o).items():
+            setattr(self, sname, NoiseScale(jnp.asarray(value, param_dtype)))
+        self._param_names, self._state_names = tuple(shapes), tuple(layer.initial_state(o))
+        if layer.recurrent:
+            self.in_features, self.hidden_features = in_features, features
+
+    return __init__
 
 
-class PReLU(nnx.Module):
-    """PReLU, one learned slope per channel (last axis): ``x`` if ``x >= 0`` else ``alpha x``.
-
-    ``nnx.PReLU`` learns a single scalar; here ``alpha`` has shape ``(features,)``,
-    initialised to 0.25 (He et al. 2015) and cast to the input's dtype.
-
-    Examples:
-      >>> from rectify_jax import nnx as rjx
-      >>> layer = rjx.PReLU(3)
-      >>> layer(jnp.array([[-4.0, 1.0, -2.0]]))
-      Array([[-1. ,  1. , -0.5]], dtype=float32)
-    """
-
-    def __init__(
-        self, features: int, *, alpha_init: float = 0.25, param_dtype: Dtype = jnp.float32
-    ):
-        self.alpha = nnx.Param(jnp.full((features,), alpha_init, param_dtype))
-
-    def __call__(self, x):
-        return activations.prelu(x, self.alpha[...].astype(jnp.asarray(x).dtype))
+def _variables(module, overrides: dict):
+    params = {n: getattr(module, n)[...] for n in module._param_names}
+    state = {n: getattr(module, n)[...] for n in module._state_names}
+    unknown = sorted(set(overrides) - set(state))
+    if unknown:
+        raise TypeError(f"{type(module).__name__}: unknown call argument(s) {unknown}")
+    return params, {**state, **overrides}
 
 
-class TLU(nnx.Module):
-    """Tanh linear unit ``x`` if ``x >= 0`` else ``alpha tanh(x)``; ``alpha`` learned per
-    channel when ``features`` is given, fixed otherwise.
-
-    Examples:
-      >>> from rectify_jax import nnx as rjx
-      >>> rjx.TLU(2, alpha=0.5).alpha[...]
-      Array([0.5, 0.5], dtype=float32)
-      >>> rjx.TLU(alpha=0.5)(jnp.array([-30.0]))
-      Array([-0.5], dtype=float32)
-    """
-
-    def __init__(
-        self, features: int | None = None, *, alpha: float = 1.0, param_dtype: Dtype = jnp.float32
-    ):
-        self.alpha = (
-            alpha if features is None else nnx.Param(jnp.full((features,), alpha, param_dtype))
-        )
-
-    def __call__(self, x):
-        alpha = self.alpha
-        if isinstance(alpha, nnx.Param):
-            alpha = alpha[...].astype(jnp.asarray(x).dtype)
-        return activations.tlu(x, alpha=alpha)
-
-
-class RReLU(_Stochastic):
-    """Randomised leaky ReLU (:func:`rectify_jax.rrelu`) with NNX randomness.
-
-    ``rngs`` (constructor or call) may be an ``nnx.Rngs`` (its ``"noise"`` stream, or
-    ``default`` as a fallback), an ``RngStream`` or a key. ``model.eval()`` sets
-    ``deterministic=True`` (mean slope), ``model.train()`` undoes it.
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> layer = rjx.RReLU(rngs=nnx.Rngs(noise=0))
-      >>> y = layer(-jnp.ones(1000))
-      >>> bool(jnp.all((y <= -1 / 8) & (y >= -1 / 3)))
-      True
-      >>> layer.eval()
-      >>> layer(jnp.array([-8.0]))
-      Array([-1.8333334], dtype=float32)
-    """
-
-    def __init__(
-        self,
-        *,
-        lower: float = 1 / 8,
-        upper: float = 1 / 3,
-        deterministic: bool = False,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        rngs: RngSource = None,
-    ):
-        self.lower, self.upper = lower, upper
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.generator = generator
-        self.rngs = _stream("RReLU", rngs, rng_collection)
-
-    def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
-        det, key = self._key(deterministic, rngs)
-        return stochastic.rrelu(
-            x, key, lower=self.lower, upper=self.upper, deterministic=det, generator=self.generator
-        )
-
-
-class NReLU(_Stochastic):
-    """Noisy ReLU (:func:`rectify_jax.nrelu`) with NNX randomness (see :class:`RReLU`).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> bool(jnp.all(rjx.NReLU(rngs=nnx.Rngs(0))(jnp.linspace(-2, 2, 9)) >= 0))
-      True
-    """
-
-    def __init__(
-        self,
-        *,
-        deterministic: bool = False,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        rngs: RngSource = None,
-    ):
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.generator = generator
-        self.rngs = _stream("NReLU", rngs, rng_collection)
-
-    def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
-        det, key = self._key(deterministic, rngs)
-        return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
-
-
-class NoisyActivation(_Stochastic):
-    r"""Output-noise unit (NAH/NAN) of a :class:`rectify_jax.NoisyUnit`, as an NNX module.
-
-    Computes :math:`\alpha h + (1-\alpha) u + d\,\sigma\,\epsilon` (see
-    :class:`rectify_jax.NoisyUnit`) with a learned noise slope ``p`` of shape
-    ``(features,)`` initialised :math:`U[-1, 1]`, and the noise scale ``c`` held in a
-    :class:`NoiseScale` variable (annealed with :func:`set_noise_scale`; a ``c``
-    passed at call time takes precedence). Follows ``model.eval()``/``model.train()``.
-
-    Args:
-      features: size of the last axis (one ``p`` per feature).
-      unit: the noisy unit (default hard tanh).
-      alpha, c: None means the unit's defaults.
-      noise: ``"half_normal"`` or ``"normal"``.
-      deterministic: test-time function if True.
-      residual: ``"noise"`` or ``"key"``.
-      p_init: initialiser of ``p``.
-      param_dtype: dtype of ``p`` and ``c``.
-      rng_collection: the stream taken from an ``nnx.Rngs`` (default ``"noise"``).
-      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) noise.
-      rngs: ``nnx.Rngs`` (``params`` initialises ``p``; ``noise`` or ``default`` draws noise).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> unit = rj.NoisyUnit(h=rj.relu, u=lambda x: x, threshold=(0.0, float("inf")))
-      >>> layer = rjx.NoisyActivation(2, unit=unit, rngs=nnx.Rngs(0))
-      >>> layer(jnp.array([[-1.0, 2.0]]))[0, 1]
-      Array(2., dtype=float32)
-    """
-
-    def __init__(
-        self,
-        features: int,
-        *,
-        unit: NoisyUnit = HARD_TANH_UNIT,
-        alpha: float | None = None,
-        c: float | None = None,
-        noise: str = "half_normal",
-        deterministic: bool = False,
-        residual: str = "noise",
-        p_init: Initializer = uniform_range(-1.0, 1.0),
-        param_dtype: Dtype = jnp.float32,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        rngs: nnx.Rngs,
-    ):
-        name = type(self).__name__
-        v.one_of(name, "noise", noise, noise_lib.NOISE_KINDS)
-        v.one_of(name, "residual", residual, RESIDUALS)
-        v.one_of(name, "generator", generator, noise_lib.GENERATORS)
-        self.unit, self.noise, self.residual = unit, noise, residual
-        self.alpha = unit.alpha if alpha is None else alpha
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.generator = generator
-        self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
-        self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
-        self.rngs = _stream(name, rngs, rng_collection)
-        self._diagnose = False  # set by noisy_path_shares while it runs under nnx.capture
-
-    def __call__(self, x, *, deterministic: bool | None = None, c=None, rngs: RngSource = None):
-        det, key = self._key(deterministic, rngs)
-        p = self.p[...].astype(jnp.asarray(x).dtype)
-        c = self.c[...] if c is None else c
-        y = self.unit(
-            x,
-            key,
-            p=p,
-            alpha=self.alpha,
-            c=c,
-            noise=self.noise,
-            deterministic=det,
-            residual=self.residual,
-            generator=self.generator,
-        )
-        if self._diagnose and not det:
-            paths = diagnostics.noisy_gradient_paths(
-                self.unit,
-                x,
-                key,
-                p=p,
-                alpha=self.alpha,
-                c=c,
-                noise=self.noise,
-                generator=self.generator,
-            )
-            self.sow(nnx.Intermediate, "gradient_paths", paths)
+def _activation_call(layer: layers.Layer):
+    def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None, **state):
+        """Applies the layer; ``deterministic`` and ``rngs`` here override the module's;
+        noise scales (e.g. ``c=``) passed here take precedence over the stored ones."""
+        det = self.deterministic if deterministic is None else deterministic
+        det = v.static_bool(layer.name, "deterministic", det) or not layer.stochastic
+        params, state = _variables(self, state)
+        key = _call_key(self, det or not layer.draws_noise(self.options), rngs)
+        y, sown = layer.apply(self.options, params, state, x, key, det)
+        if sown is not None and _capturing(self):
+            self.sow(nnx.Intermediate, layer.sows, sown)
             y = self.perturb("output", y)
         return y
 
-
-class NoisyHardTanh(NoisyActivation):
-    """:func:`rectify_jax.noisy_hard_tanh` as an NNX module (alpha 1.15, c 0.5, ``p`` learned).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> layer = rjx.NoisyHardTanh(3, rngs=nnx.Rngs(0))
-      >>> y = layer(jnp.array([[-3.0, 0.5, 3.0]]))
-      >>> float(y[0, 1])  # no noise in the linear range
-      0.5
-      >>> layer.eval()  # test time: noise replaced by its mean
-      >>> bool(jnp.all(layer(jnp.full((1, 3), 3.0)) == layer(jnp.full((1, 3), 3.0))))
-      True
-    """
-
-    def __init__(self, features: int, **kwargs):
-        super().__init__(features, unit=HARD_TANH_UNIT, **kwargs)
+    return __call__
 
 
-class NoisyHardSigmoid(NoisyActivation):
-    """:func:`rectify_jax.noisy_hard_sigmoid` as an NNX module (alpha 1.1, c 0.15, ``p`` learned).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> rjx.NoisyHardSigmoid(2, deterministic=True, rngs=nnx.Rngs(0))(jnp.zeros((1, 2)))
-      Array([[0.5, 0.5]], dtype=float32)
-    """
-
-    def __init__(self, features: int, **kwargs):
-        super().__init__(features, unit=HARD_SIGMOID_UNIT, **kwargs)
-
-
-class InputNoisy(_Stochastic):
-    r"""NANI: :math:`h(x + s\xi)`, input noise of fixed scale ``s`` (default 0.05).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> layer = rjx.InputNoisy(unit=rj.HARD_SIGMOID_UNIT, rngs=nnx.Rngs(0))
-      >>> bool(jnp.all(jnp.abs(layer(jnp.zeros(3)) - 0.5) < 0.1))
-      True
-    """
-
-    _method = "input_noise"
-
-    def __init__(
-        self,
-        *,
-        unit: NoisyUnit = HARD_TANH_UNIT,
-        s: float = 0.05,
-        deterministic: bool = False,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        rngs: RngSource = None,
-    ):
-        self.unit, self.s = unit, s
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.generator = generator
-        self.rngs = _stream(type(self).__name__, rngs, rng_collection)
-
-    def __call__(self, x, *, deterministic: bool | None = None, rngs: RngSource = None):
-        det, key = self._key(deterministic, rngs)
-        return getattr(self.unit, self._method)(
-            x, key, s=self.s, deterministic=det, generator=self.generator
-        )
-
-
-class SaturatedInputNoisy(InputNoisy):
-    r"""NANIS: :math:`h(x + 1[\text{saturated}]\,s\,\xi)`, noise only where ``h`` saturates.
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> rjx.SaturatedInputNoisy(rngs=nnx.Rngs(0))(jnp.array([0.5]))
-      Array([0.5], dtype=float32)
-    """
-
-    _method = "saturated_input_noise"
-
-    def __init__(self, *, s: float = 0.25, **kwargs):
-        super().__init__(s=s, **kwargs)
-
-
-class LearnedInputNoisy(_Stochastic):
-    r"""NANIL: :math:`h(x + \sigma(x)\xi)` with ``p`` learned per feature, ``c`` annealable.
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> layer = rjx.LearnedInputNoisy(4, rngs=nnx.Rngs(0))
-      >>> layer.p[...].shape, layer.c[...]
-      ((4,), Array(0.5, dtype=float32))
-    """
-
-    def __init__(
-        self,
-        features: int,
-        *,
-        unit: NoisyUnit = HARD_TANH_UNIT,
-        c: float | None = None,
-        deterministic: bool = False,
-        p_init: Initializer = uniform_range(-1.0, 1.0),
-        param_dtype: Dtype = jnp.float32,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        rngs: nnx.Rngs,
-    ):
-        self.unit = unit
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.generator = generator
-        self.p = nnx.Param(p_init(rngs.params(), (features,), param_dtype))
-        self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
-        self.rngs = _stream(type(self).__name__, rngs, rng_collection)
-
-    def __call__(self, x, *, deterministic: bool | None = None, c=None, rngs: RngSource = None):
-        det, key = self._key(deterministic, rngs)
-        return self.unit.learned_input_noise(
-            x,
-            key,
-            p=self.p[...].astype(jnp.asarray(x).dtype),
-            c=self.c[...] if c is None else c,
-            deterministic=det,
-            generator=self.generator,
-        )
-
-
-class _NoisyCell(nnx.RNNCellBase, _Stochastic):
-    _layout = staticmethod(lstm_layout)
-    _step = staticmethod(noisy_lstm_step)
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden_features: int,
-        *,
-        noise: str = "half_normal",
-        gate_alpha: float = 1.1,
-        tanh_alpha: float = 1.15,
-        gate_c: float = 0.15,
-        tanh_c: float = 0.5,
-        deterministic: bool = False,
-        residual: str = "noise",
-        kernel_init: Initializer = nnx.initializers.lecun_normal(),
-        recurrent_kernel_init: Initializer = nnx.initializers.orthogonal(),
-        bias_init: Initializer = nnx.initializers.zeros_init(),
-        p_init: Initializer = uniform_range(-1.0, 1.0),
-        param_dtype: Dtype = jnp.float32,
-        rng_collection: str = "noise",
-        generator: str = "jax",
-        gates: str = "noisy",
-        rngs: nnx.Rngs,
-    ):
-        self.config = NoiseConfig(noise, gate_alpha, tanh_alpha, residual, generator, gates)
-        self.config.check(type(self).__name__)
-        self.in_features, self.hidden_features = in_features, hidden_features
-        self.param_dtype = param_dtype
-        inits = {
-            "kernel": kernel_init,
-            "recurrent": recurrent_kernel_init,
-            "bias": bias_init,
-            "p": p_init,
-        }
-        layout = layout_initializers(self._layout(in_features, hidden_features), inits)
-        self._names = tuple(layout)
-        for name, (shape, init) in layout.items():
-            setattr(self, name, nnx.Param(init(rngs.params(), shape, param_dtype)))
-        self.gate_c = NoiseScale(jnp.asarray(gate_c, param_dtype))
-        self.tanh_c = NoiseScale(jnp.asarray(tanh_c, param_dtype))
-        self.deterministic, self.rng_collection = deterministic, rng_collection
-        self.rngs = _stream(type(self).__name__, rngs, rng_collection)
-
-    def __call__(self, carry, x, *, rngs: RngSource = None):
-        return self.step_with_preactivations(carry, x, rngs=rngs)[:2]
-
-    def step_with_preactivations(self, carry, x, *, rngs: RngSource = None):
+def _cell_methods(layer: layers.Layer) -> dict:
+    def step_with_preactivations(self, carry, x, *, deterministic=None, rngs: RngSource = None):
         """One step, also returning the inputs of the noisy units (a dict), for diagnostics."""
-        noiseless = self.config.gates != "noisy"  # hard or soft gates draw no noise
-        det, key = (True, None) if noiseless else self._key(None, rngs)
-        params = {name: getattr(self, name)[...] for name in self._names}
-        return self._step(
-            params,
-            carry,
-            x,
-            key,
-            gate_c=self.gate_c[...],
-            tanh_c=self.tanh_c[...],
-            config=self.config,
-            deterministic=det,
-            with_preactivations=True,
+        det = self.deterministic if deterministic is None else deterministic
+        params, state = _variables(self, {})
+        key = _call_key(self, det or not layer.draws_noise(self.options), rngs)
+        return layer.apply(self.options, params, state, carry, x, key, det)
+
+    def __call__(self, carry, x, *, deterministic=None, rngs: RngSource = None):
+        return self.step_with_preactivations(carry, x, deterministic=deterministic, rngs=rngs)[:2]
+
+    def initialize_carry(self, input_shape, rngs=None, carry_init=None):
+        return layer.carry(tuple(input_shape[:-1]), self.hidden_features, self.param_dtype)
+
+    return {
+        "step_with_preactivations": step_with_preactivations,
+        "__call__": __call__,
+        "initialize_carry": initialize_carry,
+        "num_feature_axes": property(lambda self: 1),
+    }
+
+
+def module(layer: layers.Layer) -> type[nnx.Module]:
+    """An NNX module class from a layer description."""
+    namespace: dict[str, Any] = {"layer": layer, "__module__": __name__, "__init__": _init(layer)}
+    if layer.recurrent:
+        namespace |= _cell_methods(layer)
+    else:
+        namespace["__call__"] = _activation_call(layer)
+    namespace["__doc__"] = layers.docstring(layer, _conventions(layer), _example(layer))
+    cls = type(layer.name, (nnx.RNNCellBase if layer.recurrent else nnx.Module,), namespace)
+    sizes = ["in_features", "hidden_features"] if layer.recurrent else ["features"]
+    params = [
+        inspect.Parameter(
+            s,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=inspect.Parameter.empty if layer.recurrent else None,
         )
-
-    def _zeros(self, input_shape):
-        return jnp.zeros((*input_shape[:-1], self.hidden_features), self.param_dtype)
-
-    @property
-    def num_feature_axes(self) -> int:
-        return 1
-
-
-class NoisyLSTMCell(_NoisyCell):
-    r"""LSTM cell with noisy hard-sigmoid gates and noisy hard tanh units (NNX).
-
-    The same cell as :class:`rectify_jax.linen.NoisyLSTMCell` (same parameter names,
-    math, per-gate-block initialisation and ``gates`` switch; see there). Each call
-    draws one key from its ``"noise"`` stream, so under ``nnx.RNN`` (which carries the
-    stream's counter through the scan) every time step gets fresh noise.
-    ``model.eval()`` switches to the test-time cell. ``cell(carry, x, rngs=key)`` uses
-    ``key`` instead of the cell's stream.
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> model = nnx.RNN(rjx.NoisyLSTMCell(3, 8, rngs=nnx.Rngs(0)))
-      >>> model(jnp.ones((2, 5, 3))).shape  # (batch, time, features)
-      (2, 5, 8)
-    """
-
-    def initialize_carry(self, input_shape, rngs=None, carry_init=None):
-        zeros = self._zeros(input_shape)
-        return zeros, zeros
+        for s in sizes
+    ]
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params += [inspect.Parameter(opt.name, kw, default=opt.default) for opt in layer.options]
+    params += [
+        inspect.Parameter("deterministic", kw, default=False),
+        inspect.Parameter("param_dtype", kw, default=jnp.float32),
+        inspect.Parameter("rngs", kw, default=None),
+    ]
+    cls.__signature__ = inspect.Signature(params)
+    return cls
 
 
-class NoisyGRUCell(_NoisyCell):
-    r"""GRU cell with noisy hard-sigmoid gates and a noisy hard tanh candidate (NNX).
+def _conventions(layer: layers.Layer) -> str:
+    size = (
+        "``in_features`` and ``hidden_features``"
+        if layer.recurrent
+        else "``features`` (the size of the input's last axis; needed when it has parameters)"
+    )
+    return (
+        f"As an NNX module: {size} and the options go to the constructor. ``rngs`` (constructor "
+        "or call) may be an ``nnx.Rngs`` (``params`` initialises the parameters; the "
+        '``"noise"`` stream, or ``default``, draws the noise), an ``nnx.RngStream`` or a key. '
+        "``model.eval()`` sets ``deterministic=True`` (test time), ``model.train()`` undoes "
+        "it; a ``deterministic`` passed at call time overrides both. Noise scales are "
+        ":class:`NoiseScale` variables (:func:`set_noise_scale`)."
+    )
 
-    The same cell as :class:`rectify_jax.linen.NoisyGRUCell`; the carry is ``h``.
 
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> cell = rjx.NoisyGRUCell(3, 4, deterministic=True, rngs=nnx.Rngs(0))
-      >>> h, y = cell(cell.initialize_carry((2, 3)), jnp.ones((2, 3)))
-      >>> y.shape
-      (2, 4)
-    """
+def _example(layer: layers.Layer) -> str:
+    ex = layer.example
+    opts = "".join(f", {k}={v}" for k, v in ex.options.items())
+    if layer.recurrent:
+        return f"""\
+>>> from flax import nnx
+>>> from rectify_jax import nnx as rjx
+>>> cell = rjx.{layer.name}({ex.in_features}, {ex.features}, deterministic=True, rngs=nnx.Rngs(0){opts})
+>>> carry, y = cell(cell.initialize_carry({ex.x}), jnp.ones({ex.x}))
+>>> y.shape
+{ex.output}"""
+    det = ", deterministic=True" if layer.stochastic else ""
+    features = "" if ex.features is None else f"{ex.features}, "
+    return f"""\
+>>> from flax import nnx
+>>> from rectify_jax import nnx as rjx
+>>> layer = rjx.{layer.name}({features}rngs=nnx.Rngs(0){opts}{det})
+>>> layer(jnp.array({ex.x}))
+{ex.output}"""
 
-    _layout = staticmethod(gru_layout)
-    _step = staticmethod(noisy_gru_step)
 
-    def initialize_carry(self, input_shape, rngs=None, carry_init=None):
-        return self._zeros(input_shape)
+MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
+"""Every layer of the library as a module of this framework, by name."""
+PReLU = MODULES["PReLU"]
+TLU = MODULES["TLU"]
+RReLU = MODULES["RReLU"]
+NReLU = MODULES["NReLU"]
+NoisyActivation = MODULES["NoisyActivation"]
+NoisyHardTanh = MODULES["NoisyHardTanh"]
+NoisyHardSigmoid = MODULES["NoisyHardSigmoid"]
+InputNoisy = MODULES["InputNoisy"]
+SaturatedInputNoisy = MODULES["SaturatedInputNoisy"]
+LearnedInputNoisy = MODULES["LearnedInputNoisy"]
+NoisyLSTMCell = MODULES["NoisyLSTMCell"]
+NoisyGRUCell = MODULES["NoisyGRUCell"]
 
 
 class IRNNCell(nnx.SimpleCell):

@@ -1,0 +1,620 @@
+"""Framework-neutral layer descriptions: each layer of the library written once.
+
+A :class:`Layer` says what a layer is, independently of any framework: its options
+(names, defaults, allowed values), its parameters (names, shapes, initialisers), its
+state (the noise scales, annealed rather than trained), and a pure ``apply`` on the
+functional API. ``rectify_jax.linen``, ``rectify_jax.nnx`` and ``rectify_jax.equinox``
+turn each description into a module with that framework's conventions; no layer is
+written by hand in an adapter, so the three agree by construction.
+
+``apply`` receives ``o`` (the options, as attributes), ``params`` and ``state`` (dicts of
+arrays), the input, the key (None when deterministic) and ``deterministic``; it returns
+``(y, sown)`` for an activation layer and ``(carry, y, sown)`` for a recurrent cell, where
+``sown`` is a dict of what the layer computed that diagnostics may want (or None).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from rectify_jax._src import activations, cells, stochastic
+from rectify_jax._src import noise as noise_lib
+from rectify_jax._src import validation as v
+from rectify_jax._src.initializers import uniform_range
+from rectify_jax._src.output_noise import RESIDUALS
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit, default
+
+Initializer = Callable[..., jax.Array]
+Shapes = dict[str, tuple[tuple[int, ...], Initializer]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One hyperparameter of a layer: a static attribute of its modules.
+
+    Attributes:
+      name: the attribute and keyword name.
+      default: the default value.
+      doc: one line for the docstring.
+      choices: the allowed values (checked at construction), or None.
+    """
+
+    name: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """A docstring example every adapter renders in its own idiom.
+
+    ``x`` is the source of the input array, ``output`` what the call prints (the same
+    in every framework); for a recurrent cell ``x`` is an input shape and ``output``
+    the shape of the step's output.
+    """
+
+    x: str
+    output: str
+    options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    features: int | None = None
+    in_features: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """A layer described once, for every framework.
+
+    Attributes:
+      name: the class name in each adapter.
+      doc: what the layer computes (the first part of each adapter's docstring).
+      apply: the pure computation (see the module docstring).
+      options: the hyperparameters, in keyword order.
+      params: ``(o, in_features, features) -> {name: (shape, initializer)}``; an
+        activation layer has ``in_features == features`` (the last axis of its input).
+      state: ``o -> {name: initial value}``, the noise scales.
+      stochastic: draws noise (takes ``deterministic`` and a key).
+      recurrent: a cell ``(carry, x) -> (carry, y)`` rather than ``x -> y``.
+      carry: for a cell, ``(batch_shape, features, dtype) -> carry``.
+      draws_noise: ``o -> bool``: False when options make a stochastic layer noiseless
+        (a cell with hard or soft gates), so no key is needed.
+      renamed: deprecated keyword -> its new name (accepted one release with a warning).
+      sows: the name under which a layer's ``sown`` dict is reported to diagnostics.
+      example: the docstring example.
+    """
+
+    name: str
+    doc: str
+    apply: Callable[..., Any]
+    options: tuple[Option, ...] = ()
+    params: Callable[[Any, int, int], Shapes] | None = None
+    state: Callable[[Any], dict[str, float]] | None = None
+    stochastic: bool = False
+    recurrent: bool = False
+    carry: Callable[[tuple[int, ...], int, Any], Any] | None = None
+    draws_noise: Callable[[Any], bool] = lambda o: True
+    renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sows: str | None = None
+    example: Example | None = None
+
+    @functools.cached_property
+    def options_type(self) -> type:
+        """A namedtuple of the options: hashable, so frameworks can keep it as static data."""
+        return collections.namedtuple(f"{self.name}Options", [opt.name for opt in self.options])
+
+    def configure(self, owner: str, values: Mapping[str, Any]):
+        """The options with defaults filled in, checked; raises naming ``owner``."""
+        names = {opt.name for opt in self.options}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise TypeError(
+                f"{owner}: unknown option(s) {unknown}; the options are {sorted(names)}"
+            )
+        o = self.options_type(*(values.get(opt.name, opt.default) for opt in self.options))
+        for opt in self.options:
+            if opt.choices is not None:
+                v.one_of(owner, opt.name, getattr(o, opt.name), opt.choices)
+        return o
+
+    def shapes(self, o, in_features: int, features: int) -> Shapes:
+        return {} if self.params is None else self.params(o, in_features, features)
+
+    def initial_state(self, o) -> dict[str, float]:
+        return {} if self.state is None else self.state(o)
+
+
+# --------------------------------------------------------------------------------------
+# Options shared by several layers.
+
+NOISE = Option(
+    "noise", "half_normal", '``"half_normal"`` (NAH) or ``"normal"`` (NAN).', noise_lib.NOISE_KINDS
+)
+RESIDUAL = Option(
+    "residual", "noise", '``"noise"`` or ``"key"``, what the backward pass keeps.', RESIDUALS
+)
+GENERATOR = Option(
+    "generator",
+    "jax",
+    '``"jax"`` (``jax.random``) or ``"fast"`` (counter-based).',
+    noise_lib.GENERATORS,
+)
+P_INIT = Option("p_init", uniform_range(-1.0, 1.0), "initialiser of ``p`` (default U[-1, 1]).")
+
+
+def _unit_option(unit: NoisyUnit) -> Option:
+    return Option("unit", unit, f"the noisy unit (default ``{unit.name}``).")
+
+
+def _one_per_feature(name: str, init_of: Callable[[Any], Initializer]):
+    return lambda o, in_features, features: {name: ((features,), init_of(o))}
+
+
+def _constant(value) -> Initializer:
+    """An initialiser from a number, or the initialiser itself."""
+    return value if callable(value) else jax.nn.initializers.constant(value)
+
+
+def _cast_like(a, x):
+    return a.astype(jnp.asarray(x).dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Deterministic layers with parameters.
+
+
+def _prelu(o, params, state, x, key, deterministic):
+    return activations.prelu(x, _cast_like(params["negative_slope"], x)), None
+
+
+PRELU = Layer(
+    name="PReLU",
+    doc=r"""PReLU, one learned slope per channel (the last axis).
+
+    Computes :func:`rectify_jax.prelu`: ``x`` if ``x >= 0`` else ``negative_slope * x``,
+    with ``negative_slope`` of shape ``(features,)`` initialised to 0.25 (He et al. 2015)
+    and cast to the input's dtype. Unlike flax's ``PReLU`` (one scalar slope), the slope
+    is per channel.""",
+    apply=_prelu,
+    options=(
+        Option(
+            "negative_slope_init", 0.25, "initial slope: a number or an initialiser (default 0.25)."
+        ),
+    ),
+    params=_one_per_feature("negative_slope", lambda o: _constant(o.negative_slope_init)),
+    renamed={"alpha_init": "negative_slope_init"},
+    example=Example(
+        "[[-4.0, 1.0, -2.0]]", "Array([[-1. ,  1. , -0.5]], dtype=float32)", features=3
+    ),
+)
+
+
+def _tlu(o, params, state, x, key, deterministic):
+    alpha = _cast_like(params["alpha"], x) if o.learn_alpha else o.alpha
+    return activations.tlu(x, alpha=alpha), None
+
+
+TLU = Layer(
+    name="TLU",
+    doc=r"""Tanh linear unit: ``x`` if ``x >= 0`` else ``alpha * tanh(x)``.
+
+    Computes :func:`rectify_jax.tlu`. Here ``alpha`` is the negative saturation value
+    (as in ELU), fixed, or learned per channel with ``learn_alpha=True`` (Jiang & Wang
+    2018).""",
+    apply=_tlu,
+    options=(
+        Option("alpha", 1.0, "the (initial) negative saturation value."),
+        Option("learn_alpha", False, "learn ``alpha``, one value per channel."),
+    ),
+    params=lambda o, i, f: {"alpha": ((f,), _constant(o.alpha))} if o.learn_alpha else {},
+    example=Example("[[-30.0, 2.0]]", "Array([[-0.5,  2. ]], dtype=float32)", {"alpha": "0.5"}),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Stochastic rectifiers.
+
+
+def _rrelu(o, params, state, x, key, deterministic):
+    y = stochastic.rrelu(
+        x, key, lower=o.lower, upper=o.upper, deterministic=deterministic, generator=o.generator
+    )
+    return y, None
+
+
+RRELU = Layer(
+    name="RReLU",
+    doc=r"""Randomised leaky ReLU: a negative slope drawn from U[lower, upper] per element.
+
+    Computes :func:`rectify_jax.rrelu` (Xu et al. 2015); at test time the mean slope
+    ``(lower + upper) / 2``.""",
+    apply=_rrelu,
+    options=(
+        Option("lower", 1 / 8, "lower end of the random slope (default 1/8)."),
+        Option("upper", 1 / 3, "upper end of the random slope (default 1/3)."),
+        GENERATOR,
+    ),
+    stochastic=True,
+    example=Example("[-8.0]", "Array([-1.8333334], dtype=float32)"),
+)
+
+
+def _nrelu(o, params, state, x, key, deterministic):
+    return stochastic.nrelu(x, key, deterministic=deterministic, generator=o.generator), None
+
+
+NRELU = Layer(
+    name="NReLU",
+    doc=r"""Noisy ReLU: ``max(0, x + sqrt(sigmoid(x)) xi)``, xi ~ N(0, 1).
+
+    Computes :func:`rectify_jax.nrelu` (Nair & Hinton 2010); ``relu(x)`` at test time.""",
+    apply=_nrelu,
+    options=(GENERATOR,),
+    stochastic=True,
+    example=Example("[-1.0, 2.0]", "Array([0., 2.], dtype=float32)"),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Noisy units: output noise and input noise.
+
+
+def _noisy(o, params, state, x, key, deterministic):
+    p = _cast_like(params["p"], x)
+    y = o.unit(
+        x,
+        key,
+        p=p,
+        alpha=o.alpha,
+        c=state["c"],
+        noise=o.noise,
+        deterministic=deterministic,
+        residual=o.residual,
+        generator=o.generator,
+    )
+    return y, None if deterministic else {"x": x, "key": key, "p": p, "c": state["c"]}
+
+
+def _noisy_activation(name: str, unit: NoisyUnit, doc: str, example: Example) -> Layer:
+    return Layer(
+        name=name,
+        doc=doc,
+        apply=_noisy,
+        options=(
+            _unit_option(unit),
+            Option("alpha", None, "mixing factor of ``h`` and ``u``; None: the unit's."),
+            NOISE,
+            RESIDUAL,
+            GENERATOR,
+            P_INIT,
+            Option("c", None, "initial noise scale; None: the unit's."),
+        ),
+        params=_one_per_feature("p", lambda o: o.p_init),
+        state=lambda o: {"c": default(o.c, o.unit.c)},
+        stochastic=True,
+        sows="noisy_inputs",
+        example=example,
+    )
+
+
+_NOISY_DOC = r"""{title}
+
+    Computes :math:`\alpha h + (1-\alpha) u + d\,\sigma\,\epsilon` ({fn}; see
+    :class:`rectify_jax.NoisyUnit`) with a learned noise slope ``p`` per feature (the last
+    axis), initialised :math:`U[-1, 1]`, and the noise scale ``c`` held as state (not
+    trained) so that it can be annealed without recompiling; a ``c`` passed at call
+    time takes precedence. ``alpha`` is the noisy units' mixing factor. At test time
+    the noise is replaced by its mean."""
+
+NOISY_ACTIVATION = _noisy_activation(
+    "NoisyActivation",
+    HARD_TANH_UNIT,
+    _NOISY_DOC.format(
+        title="Output noise (NAH / NAN) of any :class:`rectify_jax.NoisyUnit`.",
+        fn="the unit's output noise",
+    ),
+    Example("[[-0.5, 0.5]]", "Array([[-0.5,  0.5]], dtype=float32)", features=2),
+)
+NOISY_HARD_TANH = _noisy_activation(
+    "NoisyHardTanh",
+    HARD_TANH_UNIT,
+    _NOISY_DOC.format(
+        title="Noisy hard tanh (alpha 1.15, c 0.5, ``p`` learned).",
+        fn=":func:`rectify_jax.noisy_hard_tanh`",
+    ),
+    Example("[[-0.5, 0.5]]", "Array([[-0.5,  0.5]], dtype=float32)", features=2),
+)
+NOISY_HARD_SIGMOID = _noisy_activation(
+    "NoisyHardSigmoid",
+    HARD_SIGMOID_UNIT,
+    _NOISY_DOC.format(
+        title="Noisy hard sigmoid (alpha 1.1, c 0.15, ``p`` learned).",
+        fn=":func:`rectify_jax.noisy_hard_sigmoid`",
+    ),
+    Example("[[0.0, 0.0]]", "Array([[0.5, 0.5]], dtype=float32)", features=2),
+)
+
+
+def _input_noisy(method: str):
+    def apply(o, params, state, x, key, deterministic):
+        y = getattr(o.unit, method)(
+            x, key, s=o.s, deterministic=deterministic, generator=o.generator
+        )
+        return y, None
+
+    return apply
+
+
+INPUT_NOISY = Layer(
+    name="InputNoisy",
+    doc=r"""NANI: :math:`h(x + s\xi)`, input noise of fixed scale ``s``.
+
+    See :meth:`rectify_jax.NoisyUnit.input_noise`; :math:`h(x)` at test time.""",
+    apply=_input_noisy("input_noise"),
+    options=(
+        _unit_option(HARD_TANH_UNIT),
+        Option("s", None, "noise scale; None: the unit's ``input_s`` (0.05)."),
+        GENERATOR,
+    ),
+    stochastic=True,
+    example=Example("[0.5, 9.0]", "Array([0.5, 1. ], dtype=float32)"),
+)
+
+SATURATED_INPUT_NOISY = Layer(
+    name="SaturatedInputNoisy",
+    doc=r"""NANIS: :math:`h(x + 1[\text{saturated}]\,s\,\xi)`, noise only where ``h`` saturates.
+
+    See :meth:`rectify_jax.NoisyUnit.saturated_input_noise`; :math:`h(x)` at test time.""",
+    apply=_input_noisy("saturated_input_noise"),
+    options=(
+        _unit_option(HARD_TANH_UNIT),
+        Option("s", None, "noise scale; None: the unit's ``saturated_s`` (0.25)."),
+        GENERATOR,
+    ),
+    stochastic=True,
+    example=Example("[0.5, 9.0]", "Array([0.5, 1. ], dtype=float32)"),
+)
+
+
+def _learned_input_noisy(o, params, state, x, key, deterministic):
+    y = o.unit.learned_input_noise(
+        x,
+        key,
+        p=_cast_like(params["p"], x),
+        c=state["c"],
+        deterministic=deterministic,
+        generator=o.generator,
+    )
+    return y, None
+
+
+LEARNED_INPUT_NOISY = Layer(
+    name="LearnedInputNoisy",
+    doc=r"""NANIL: :math:`h(x + \sigma(x)\xi)` with ``p`` learned per feature, ``c`` annealable.
+
+    See :meth:`rectify_jax.NoisyUnit.learned_input_noise`; :math:`h(x)` at test time.""",
+    apply=_learned_input_noisy,
+    options=(
+        _unit_option(HARD_TANH_UNIT),
+        GENERATOR,
+        P_INIT,
+        Option("c", None, "initial noise scale; None: the unit's."),
+    ),
+    params=_one_per_feature("p", lambda o: o.p_init),
+    state=lambda o: {"c": default(o.c, o.unit.c)},
+    stochastic=True,
+    example=Example("[[0.5, 9.0]]", "Array([[0.5, 1. ]], dtype=float32)", features=2),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Recurrent cells.
+
+
+def _cell_options() -> tuple[Option, ...]:
+    return (
+        NOISE,
+        Option("gate_alpha", None, "alpha of the noisy hard-sigmoid gates; None: 1.1."),
+        Option("tanh_alpha", None, "alpha of the noisy hard tanh units; None: 1.15."),
+        Option("gate_c", None, "initial c of the gates; None: 0.15."),
+        Option("tanh_c", None, "initial c of the tanh units; None: 0.5."),
+        RESIDUAL,
+        GENERATOR,
+        Option(
+            "gates", "noisy", '``"noisy"``, or ``"hard"`` / ``"soft"`` for controls.', cells.GATES
+        ),
+        Option(
+            "kernel_init",
+            jax.nn.initializers.lecun_normal(),
+            "input kernel initialiser, per gate block (LeCun normal).",
+        ),
+        Option(
+            "recurrent_kernel_init",
+            jax.nn.initializers.orthogonal(),
+            "recurrent kernel initialiser, per gate block (orthogonal).",
+        ),
+        Option("bias_init", jax.nn.initializers.zeros, "bias initialiser (zeros)."),
+        P_INIT,
+    )
+
+
+def _cell_config(o) -> cells.NoiseConfig:
+    return cells.NoiseConfig(
+        o.noise,
+        default(o.gate_alpha, HARD_SIGMOID_UNIT.alpha),
+        default(o.tanh_alpha, HARD_TANH_UNIT.alpha),
+        o.residual,
+        o.generator,
+        o.gates,
+    )
+
+
+def _cell(layout, step):
+    def params(o, in_features, hidden):
+        inits = {
+            "kernel": o.kernel_init,
+            "recurrent": o.recurrent_kernel_init,
+            "bias": o.bias_init,
+            "p": o.p_init,
+        }
+        return cells.layout_initializers(layout(in_features, hidden), inits)
+
+    def apply(o, params, state, carry, x, key, deterministic):
+        return step(
+            params,
+            carry,
+            x,
+            key,
+            gate_c=state["gate_c"],
+            tanh_c=state["tanh_c"],
+            config=_cell_config(o),
+            deterministic=deterministic,
+            with_preactivations=True,
+        )
+
+    return params, apply
+
+
+def _cell_state(o):
+    return {
+        "gate_c": default(o.gate_c, HARD_SIGMOID_UNIT.c),
+        "tanh_c": default(o.tanh_c, HARD_TANH_UNIT.c),
+    }
+
+
+_CELL_DOC = r"""{title}
+
+    .. math::
+      {math}
+
+    as in the LSTM experiments of Gulcehre et al. (2016): :math:`\tilde\sigma` is the
+    noisy hard sigmoid, :math:`\tilde t` the noisy hard tanh, each unit with its own
+    learned ``p`` per hidden unit; the noise scales ``gate_c`` and ``tanh_c`` are state
+    (annealed, not trained). Each step also reports the inputs of its noisy units
+    (named as the gates), for diagnostics.
+
+    Initialisation follows flax's ``{flax}``: ``kernel_init`` (LeCun normal) and
+    ``recurrent_kernel_init`` (orthogonal) are applied to each gate's block of the fused
+    kernels on its own (:func:`rectify_jax.initializers.blockwise`), so every gate's
+    recurrent block is orthogonal, and biases start at zero: a comparison with flax's
+    cell starts from the same distribution of weights. For a controlled comparison
+    inside one implementation, ``gates="hard"`` or ``gates="soft"`` runs the same cell
+    with hard or soft gates (same parameters; ``p`` unused), and training with
+    ``deterministic=True`` trains the noisy units' expectation."""
+
+_lstm_params, _lstm_apply = _cell(cells.lstm_layout, cells.noisy_lstm_step)
+_gru_params, _gru_apply = _cell(cells.gru_layout, cells.noisy_gru_step)
+
+
+def _zeros(batch_shape, features, dtype):
+    return jnp.zeros((*batch_shape, features), dtype)
+
+
+NOISY_LSTM_CELL = Layer(
+    name="NoisyLSTMCell",
+    doc=_CELL_DOC.format(
+        title="LSTM cell whose gates are noisy hard sigmoids and whose tanh units are noisy.",
+        math=r"i, f, o = \tilde\sigma(W_x x + W_h h + b), \quad g = \tilde t(\cdot), \quad "
+        r"c' = f c + i g, \quad h' = o\,\tilde t(c')",
+        flax="LSTMCell",
+    )
+    + "\n\n    The carry is ``(c, h)``, as in flax's ``LSTMCell``.",
+    apply=_lstm_apply,
+    options=_cell_options(),
+    params=_lstm_params,
+    state=_cell_state,
+    stochastic=True,
+    recurrent=True,
+    carry=lambda batch, features, dtype: (_zeros(batch, features, dtype),) * 2,
+    draws_noise=lambda o: o.gates == "noisy",
+    example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
+)
+
+NOISY_GRU_CELL = Layer(
+    name="NoisyGRUCell",
+    doc=_CELL_DOC.format(
+        title="GRU cell whose gates are noisy hard sigmoids and whose candidate is noisy.",
+        math=r"r, z = \tilde\sigma(W_x x + W_h h + b), \quad "
+        r"n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h",
+        flax="GRUCell",
+    )
+    + "\n\n    The carry is ``h``; the gates follow flax's ``GRUCell``.",
+    apply=_gru_apply,
+    options=_cell_options(),
+    params=_gru_params,
+    state=_cell_state,
+    stochastic=True,
+    recurrent=True,
+    carry=_zeros,
+    draws_noise=lambda o: o.gates == "noisy",
+    example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
+)
+
+LAYERS: tuple[Layer, ...] = (
+    PRELU,
+    TLU,
+    RRELU,
+    NRELU,
+    NOISY_ACTIVATION,
+    NOISY_HARD_TANH,
+    NOISY_HARD_SIGMOID,
+    INPUT_NOISY,
+    SATURATED_INPUT_NOISY,
+    LEARNED_INPUT_NOISY,
+    NOISY_LSTM_CELL,
+    NOISY_GRU_CELL,
+)
+"""Every layer description; each adapter builds one module per entry."""
+
+
+# --------------------------------------------------------------------------------------
+# What every adapter needs: options from keywords, deprecations, docstrings.
+
+
+def split_options(layer: Layer, owner: str, kwargs: dict) -> dict:
+    """Maps deprecated keywords to their new names (with a DeprecationWarning)."""
+    out = dict(kwargs)
+    for old, new in layer.renamed.items():
+        if old in out:
+            warnings.warn(
+                f"{owner}: {old!r} is deprecated, use {new!r} (the flax name); "
+                f"{old!r} will be removed in the next release",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+            value = out.pop(old)
+            if value is not None:
+                out.setdefault(new, value)
+    return out
+
+
+def docstring(layer: Layer, conventions: str, example: str) -> str:
+    """The docstring of an adapter's module: what it computes, its options, an example."""
+    lines = [
+        layer.doc.rstrip(),
+        "",
+        "    " + conventions.strip().replace("\n", "\n    "),
+        "",
+        "    Attributes:",
+    ]
+    for opt in layer.options:
+        lines.append(f"      {opt.name}: {opt.doc}")
+    lines += ["", "    Examples:"]
+    lines += ["      " + line for line in example.strip().splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def check_features(owner: str, layer: Layer, o, features) -> None:
+    """Raises a clear error when a layer with parameters gets no ``features``."""
+    if features is None and layer.shapes(o, 1, 1):
+        raise TypeError(
+            f"{owner}: this configuration has parameters (one per feature), so it needs "
+            f"features=, the size of the input's last axis, e.g. {owner}(16, ...)"
+        )
