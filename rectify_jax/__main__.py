@@ -15,18 +15,7 @@ import jax
 import jax.numpy as jnp
 
 import rectify_jax as rj
-
-_DETERMINISTIC = [
-    "relu",
-    "leaky_relu",
-    "elu",
-    "softplus",
-    "sigmoid",
-    "tanh",
-    "hard_sigmoid",
-    "hard_tanh",
-    "tlu",
-]
+from rectify_jax._src import registry
 
 
 def _row(name: str, values) -> str:
@@ -48,24 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     x = jnp.array([-3.0, -1.5, -0.5, 0.0, 0.5, 1.5, 3.0])
     print("\nActivations (one key for every stochastic one)")
     print(_row("x", x))
-    for name in _DETERMINISTIC:
-        print(_row(name, getattr(rj, name)(x)))
-    print(_row("prelu(alpha=0.25)", rj.prelu(x, 0.25)))
-    for name in [
-        "rrelu",
-        "nrelu",
-        "noisy_hard_tanh",
-        "noisy_hard_sigmoid",
-        "input_noisy_hard_tanh",
-        "saturated_input_noisy_hard_tanh",
-    ]:
-        print(_row(name, getattr(rj, name)(x, key)))
+    for entry in registry.ACTIVATIONS:
+        print(_row(entry.name, entry.call(x, key)))
     print(_row("noisy_hard_tanh (test time)", rj.noisy_hard_tanh(x, deterministic=True)))
 
     n = args.samples
     keys = jax.random.split(key, n)
     xs = jnp.array([0.5, 1.5, 3.0])
-    alpha, c = 1.15, 0.5
+    alpha, c = rj.HARD_TANH_UNIT.alpha, rj.HARD_TANH_UNIT.c
     samples = jax.vmap(lambda k: rj.noisy_hard_tanh(xs, k))(keys)
     grads = jax.vmap(jax.grad(lambda x, k: jnp.sum(rj.noisy_hard_tanh(x, k)), argnums=0))(
         jnp.broadcast_to(xs, (n, 3)), keys

@@ -123,7 +123,7 @@ def _plot(args) -> int:
         (
             "noisy_hard_sigmoid_samples",
             lambda path: plotting.noisy_samples(
-                unit=rj.HARD_SIGMOID_UNIT, c=0.15, x_range=(-6.0, 6.0), path=path
+                unit=rj.HARD_SIGMOID_UNIT, c=rj.HARD_SIGMOID_UNIT.c, x_range=(-6.0, 6.0), path=path
             ),
         ),
     ]:

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rectify_jax as rj
+from rectify_jax._src import registry
 
 try:
     from matplotlib.figure import Figure as _MplFigure
@@ -41,23 +42,8 @@ class Figure(_MplFigure):
         return buffer.getvalue()
 
 
-# Test-time functions of every activation, for plotting.
-CURVES = {
-    "relu": rj.relu,
-    "leaky_relu": lambda x: rj.leaky_relu(x, 0.1),
-    "prelu (0.25)": lambda x: rj.prelu(x, 0.25),
-    "elu": rj.elu,
-    "tlu": rj.tlu,
-    "softplus": rj.softplus,
-    "sigmoid": rj.sigmoid,
-    "tanh": rj.tanh,
-    "hard_sigmoid": rj.hard_sigmoid,
-    "hard_tanh": rj.hard_tanh,
-    "rrelu (test)": lambda x: rj.rrelu(x, deterministic=True),
-    "nrelu (test)": lambda x: rj.nrelu(x, deterministic=True),
-    "noisy_hard_tanh (test)": lambda x: rj.noisy_hard_tanh(x, deterministic=True),
-    "noisy_hard_sigmoid (test)": lambda x: rj.noisy_hard_sigmoid(x, deterministic=True),
-}
+# Test-time functions of every activation, for plotting (input-noise variants are their h).
+CURVES = {entry.name: entry.test_time for entry in registry.ACTIVATIONS if entry.plot}
 
 
 def _finish(fig: Figure, path) -> Figure:

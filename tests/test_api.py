@@ -6,6 +6,7 @@ import inspect
 import pytest
 
 import rectify_jax as rj
+from rectify_jax._src import registry
 
 PUBLIC = [getattr(rj, name) for name in rj.__all__]
 FUNCTIONS = [f for f in PUBLIC if inspect.isfunction(f)]
@@ -14,10 +15,17 @@ ACTIVATIONS = [f for f in FUNCTIONS if f is not rj.shard_key]
 
 def test_all_is_exactly_the_public_names():
     # Submodules imported on demand (``from rectify_jax import linen``), not by ``import *``.
-    on_demand = {"linen", "nnx", "plotting", "experiments", "cli", "bench"}
+    on_demand = {"linen", "nnx", "equinox", "plotting", "experiments", "cli", "bench"}
     public = {n for n in dir(rj) if not n.startswith("_")} - on_demand
     assert set(rj.__all__) == public
-    assert len(FUNCTIONS) == 21
+
+
+def test_every_public_activation_is_in_the_registry_once():
+    names = [entry.name for entry in registry.ACTIVATIONS]
+    assert len(names) == len(set(names))
+    assert {f.__name__ for f in ACTIVATIONS} == set(names)
+    for entry in registry.ACTIVATIONS:
+        assert getattr(rj, entry.name) is entry.fn
 
 
 @pytest.mark.parametrize("f", FUNCTIONS + [rj.NoisyUnit], ids=lambda f: f.__name__)
@@ -40,11 +48,11 @@ def test_hyperparameters_are_keyword_only(f):
     assert set(positional[1:]) <= {"key", "negative_slope", "alpha"}, positional
 
 
-@pytest.mark.parametrize("module", ["linen", "nnx"])
+@pytest.mark.parametrize("module", ["linen", "nnx", "equinox"])
 def test_every_flax_module_and_helper_has_a_docstring_example(module):
     mod = importlib.import_module(f"rectify_jax.{module}")
     for name in mod.__all__:
         obj = getattr(mod, name)
-        if name in {"NOISE_SCALE", "NoiseScale"}:  # a constant and a Variable type
+        if name in {"NOISE_SCALE", "NoiseScale", "MODULES"}:  # constants, a Variable type
             continue
         assert ">>> " in (inspect.getdoc(obj) or ""), f"rectify_jax.{module}.{name}"

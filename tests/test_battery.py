@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import rectify_jax as rj
+from rectify_jax._src import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,20 +25,9 @@ class Case:
     stochastic: bool = False
 
 
-CASES = [
-    Case("relu", lambda x, k: rj.relu(x)),
-    Case("leaky_relu", lambda x, k: rj.leaky_relu(x, 0.1)),
-    Case("prelu", lambda x, k: rj.prelu(x, jnp.float32(0.25))),
-    Case("elu", lambda x, k: rj.elu(x)),
-    Case("softplus", lambda x, k: rj.softplus(x)),
-    Case("sigmoid", lambda x, k: rj.sigmoid(x)),
-    Case("tanh", lambda x, k: rj.tanh(x)),
-    Case("hard_sigmoid", lambda x, k: rj.hard_sigmoid(x)),
-    Case("hard_tanh", lambda x, k: rj.hard_tanh(x)),
-    Case("tlu", lambda x, k: rj.tlu(x, alpha=0.7)),
-    Case("rrelu", lambda x, k: rj.rrelu(x, k), True),
-    Case("nrelu", lambda x, k: rj.nrelu(x, k), True),
-    Case("noisy_hard_tanh", lambda x, k: rj.noisy_hard_tanh(x, k), True),
+# Every activation of the registry with its typical arguments, plus variants that take
+# other code paths (normal noise with the key residual, a learned p, plain autodiff).
+CASES = [Case(entry.name, entry.call, entry.stochastic) for entry in registry.ACTIVATIONS] + [
     Case(
         "noisy_hard_tanh",
         lambda x, k: rj.noisy_hard_tanh(x, k, noise="normal", residual="key"),
@@ -45,28 +35,6 @@ CASES = [
     ),
     Case("noisy_hard_sigmoid", lambda x, k: rj.noisy_hard_sigmoid(x, k, p=0.5), True),
     Case("noisy_hard_sigmoid", lambda x, k: rj.noisy_hard_sigmoid(x, k, autodiff=True), True),
-    Case("input_noisy_hard_tanh", lambda x, k: rj.input_noisy_hard_tanh(x, k), True),
-    Case(
-        "learned_input_noisy_hard_tanh",
-        lambda x, k: rj.learned_input_noisy_hard_tanh(x, k, p=10.0, c=2.0),
-        True,
-    ),
-    Case(
-        "saturated_input_noisy_hard_tanh",
-        lambda x, k: rj.saturated_input_noisy_hard_tanh(x, k),
-        True,
-    ),
-    Case("input_noisy_hard_sigmoid", lambda x, k: rj.input_noisy_hard_sigmoid(x, k), True),
-    Case(
-        "learned_input_noisy_hard_sigmoid",
-        lambda x, k: rj.learned_input_noisy_hard_sigmoid(x, k, p=10.0, c=3.0),
-        True,
-    ),
-    Case(
-        "saturated_input_noisy_hard_sigmoid",
-        lambda x, k: rj.saturated_input_noisy_hard_sigmoid(x, k),
-        True,
-    ),
 ]
 IDS = [f"{i}-{c.name}" for i, c in enumerate(CASES)]
 STOCHASTIC = [c for c in CASES if c.stochastic]

@@ -79,8 +79,8 @@ class NoiseConfig:
 
     Attributes:
       noise: ``"half_normal"`` (NAH) or ``"normal"`` (NAN).
-      gate_alpha: alpha of the noisy hard-sigmoid gates (default 1.1).
-      tanh_alpha: alpha of the noisy hard tanh units (default 1.15).
+      gate_alpha: alpha of the noisy hard-sigmoid gates (default ``HARD_SIGMOID_UNIT.alpha``).
+      tanh_alpha: alpha of the noisy hard tanh units (default ``HARD_TANH_UNIT.alpha``).
       residual: ``"noise"`` or ``"key"``, what each unit keeps for the backward pass.
       generator: ``"jax"`` or ``"fast"``, the noise generator.
       gates: ``"noisy"`` (the noisy units), or for controlled comparisons ``"hard"``
@@ -89,8 +89,8 @@ class NoiseConfig:
     """
 
     noise: str = "half_normal"
-    gate_alpha: float = 1.1
-    tanh_alpha: float = 1.15
+    gate_alpha: float = HARD_SIGMOID_UNIT.alpha
+    tanh_alpha: float = HARD_TANH_UNIT.alpha
     residual: str = "noise"
     generator: str = "jax"
     gates: str = "noisy"

@@ -13,8 +13,6 @@ nonlinear and stochastic paths.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -22,96 +20,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rectify_jax._src import activations as act
 from rectify_jax._src import noise as noise_lib
-from rectify_jax._src import output_noise
+from rectify_jax._src import output_noise, registry
 from rectify_jax._src import validation as v
-from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit, default
+from rectify_jax._src.activity import Activity
+from rectify_jax._src.units import NoisyUnit, default
 
-# |tanh(x)| < 0.95  <=>  |x| < atanh(0.95); the sigmoid is a tanh of x / 2.
-_TANH_X = math.atanh(0.95)
-
-
-@dataclasses.dataclass(frozen=True)
-class Activity:
-    r"""What "active" and "saturated" mean for one activation, in terms of its pre-activation.
-
-    Attributes:
-      name: the activation's name.
-      fn: the (deterministic) activation ``x -> h``; noisy units use their ``h``.
-      active: ``x -> bool``: the unit is active (rectifiers: :math:`x > 0`; saturating
-        units: not saturated).
-      saturated: ``x -> bool``: the unit is in a saturated (flat) regime, either side.
-      negative_saturated: ``x -> bool``: saturated on the low side.
-
-    Examples:
-      >>> rule = rj.diagnostics.activity("tanh")
-      >>> rule.active(jnp.array([0.5, 2.0])), rule.negative_saturated(jnp.array([-2.0]))
-      (Array([ True, False], dtype=bool), Array([ True], dtype=bool))
-    """
-
-    name: str
-    fn: Callable[[jax.Array], jax.Array]
-    active: Callable[[jax.Array], jax.Array]
-    saturated: Callable[[jax.Array], jax.Array]
-    negative_saturated: Callable[[jax.Array], jax.Array]
-
-    @classmethod
-    def from_unit(cls, unit: NoisyUnit) -> Activity:
-        """The rule of a (noisy) hard-saturating unit: active strictly between its thresholds."""
-        lower, upper = unit.bounds
-        return cls(
-            unit.name,
-            unit.h,
-            lambda x: (x > lower) & (x < upper),
-            unit.saturated,
-            lambda x: x <= lower,
-        )
-
-
-def _never(x):
-    return jnp.zeros(jnp.shape(x), bool)
-
-
-def _symmetric(name, fn, t):
-    return Activity(
-        name, fn, lambda x: jnp.abs(x) < t, lambda x: jnp.abs(x) >= t, lambda x: x <= -t
-    )
-
-
-def _one_sided(name, fn, t):
-    """Active above 0; saturated (softly, towards the negative asymptote) below ``t``."""
-    return Activity(name, fn, lambda x: x > 0, lambda x: x <= t, lambda x: x <= t)
-
-
-def _leaky(name, fn):
-    return Activity(name, fn, lambda x: x > 0, _never, _never)
-
-
-ACTIVITIES: dict[str, Activity] = {
-    "relu": _one_sided("relu", act.relu, 0.0),
-    "nrelu": _one_sided("nrelu", act.relu, 0.0),
-    "leaky_relu": _leaky("leaky_relu", act.leaky_relu),
-    "prelu": _leaky("prelu", lambda x: act.prelu(x, 0.25)),
-    "rrelu": _leaky("rrelu", lambda x: act.leaky_relu(x, (1 / 8 + 1 / 3) / 2)),
-    "softplus": _leaky("softplus", act.softplus),
-    # elu and tlu reach 95% of their negative asymptote -alpha at these points
-    "elu": _one_sided("elu", act.elu, math.log(0.05)),
-    "tlu": _one_sided("tlu", act.tlu, -_TANH_X),
-    "tanh": _symmetric("tanh", act.tanh, _TANH_X),
-    "sigmoid": _symmetric("sigmoid", act.sigmoid, 2 * _TANH_X),
-}
+ACTIVITIES: dict[str, Activity] = {entry.name: entry.activity for entry in registry.ACTIVATIONS}
 """The :class:`Activity` rule of every activation, by name (noisy units as their ``h``)."""
-for _unit in (HARD_TANH_UNIT, HARD_SIGMOID_UNIT):  # noisy units are measured as their h
-    _h = _unit.name.removeprefix("noisy_")
-    for _name in (
-        _h,
-        _unit.name,
-        f"input_noisy_{_h}",
-        f"learned_input_noisy_{_h}",
-        f"saturated_input_noisy_{_h}",
-    ):
-        ACTIVITIES[_name] = dataclasses.replace(Activity.from_unit(_unit), name=_name)
 
 
 def activity(rule: str | Activity | NoisyUnit) -> Activity:

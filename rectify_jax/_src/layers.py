@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -326,7 +327,8 @@ NOISY_HARD_TANH = _noisy_activation(
     "NoisyHardTanh",
     HARD_TANH_UNIT,
     _NOISY_DOC.format(
-        title="Noisy hard tanh (alpha 1.15, c 0.5, ``p`` learned).",
+        title=f"Noisy hard tanh (alpha {HARD_TANH_UNIT.alpha}, c {HARD_TANH_UNIT.c}, "
+        "``p`` learned).",
         fn=":func:`rectify_jax.noisy_hard_tanh`",
     ),
     Example("[[-0.5, 0.5]]", "Array([[-0.5,  0.5]], dtype=float32)", features=2),
@@ -335,7 +337,8 @@ NOISY_HARD_SIGMOID = _noisy_activation(
     "NoisyHardSigmoid",
     HARD_SIGMOID_UNIT,
     _NOISY_DOC.format(
-        title="Noisy hard sigmoid (alpha 1.1, c 0.15, ``p`` learned).",
+        title=f"Noisy hard sigmoid (alpha {HARD_SIGMOID_UNIT.alpha}, c {HARD_SIGMOID_UNIT.c}, "
+        "``p`` learned).",
         fn=":func:`rectify_jax.noisy_hard_sigmoid`",
     ),
     Example("[[0.0, 0.0]]", "Array([[0.5, 0.5]], dtype=float32)", features=2),
@@ -360,7 +363,7 @@ INPUT_NOISY = Layer(
     apply=_input_noisy("input_noise"),
     options=(
         _unit_option(HARD_TANH_UNIT),
-        Option("s", None, "noise scale; None: the unit's ``input_s`` (0.05)."),
+        Option("s", None, "noise scale; None: the unit's ``input_s``."),
         GENERATOR,
     ),
     stochastic=True,
@@ -375,7 +378,7 @@ SATURATED_INPUT_NOISY = Layer(
     apply=_input_noisy("saturated_input_noise"),
     options=(
         _unit_option(HARD_TANH_UNIT),
-        Option("s", None, "noise scale; None: the unit's ``saturated_s`` (0.25)."),
+        Option("s", None, "noise scale; None: the unit's ``saturated_s``."),
         GENERATOR,
     ),
     stochastic=True,
@@ -418,13 +421,16 @@ LEARNED_INPUT_NOISY = Layer(
 # Recurrent cells.
 
 
+_SIG, _TANH = HARD_SIGMOID_UNIT, HARD_TANH_UNIT
+
+
 def _cell_options() -> tuple[Option, ...]:
     return (
         NOISE,
-        Option("gate_alpha", None, "alpha of the noisy hard-sigmoid gates; None: 1.1."),
-        Option("tanh_alpha", None, "alpha of the noisy hard tanh units; None: 1.15."),
-        Option("gate_c", None, "initial c of the gates; None: 0.15."),
-        Option("tanh_c", None, "initial c of the tanh units; None: 0.5."),
+        Option("gate_alpha", None, f"alpha of the noisy hard-sigmoid gates; None: {_SIG.alpha}."),
+        Option("tanh_alpha", None, f"alpha of the noisy hard tanh units; None: {_TANH.alpha}."),
+        Option("gate_c", None, f"initial c of the gates; None: {_SIG.c}."),
+        Option("tanh_c", None, f"initial c of the tanh units; None: {_TANH.c}."),
         RESIDUAL,
         GENERATOR,
         Option(
@@ -600,7 +606,7 @@ def docstring(layer: Layer, conventions: str, example: str) -> str:
     lines = [
         layer.doc.rstrip(),
         "",
-        "    " + conventions.strip().replace("\n", "\n    "),
+        textwrap.fill(conventions.strip(), 92, initial_indent="    ", subsequent_indent="    "),
         "",
         "    Attributes:",
     ]

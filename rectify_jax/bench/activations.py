@@ -22,26 +22,15 @@ import jax
 import jax.numpy as jnp
 
 import rectify_jax as rj
+from rectify_jax._src import registry
 from rectify_jax.bench import common
 
-# name -> (ours(x, key), the jax.nn equivalent or None)
+# name -> (ours(x, key), the jax.nn equivalent or None): every activation of the registry,
+# plus the noisy hard tanh's memory policy and generator variants.
 ACTIVATIONS: dict[str, tuple[Callable, Callable | None]] = {
-    "relu": (lambda x, k: rj.relu(x), jax.nn.relu),
-    "leaky_relu": (lambda x, k: rj.leaky_relu(x), jax.nn.leaky_relu),
-    "elu": (lambda x, k: rj.elu(x), jax.nn.elu),
-    "softplus": (lambda x, k: rj.softplus(x), jax.nn.softplus),
-    "sigmoid": (lambda x, k: rj.sigmoid(x), jax.nn.sigmoid),
-    "tanh": (lambda x, k: rj.tanh(x), jnp.tanh),
-    "hard_tanh": (lambda x, k: rj.hard_tanh(x), jax.nn.hard_tanh),
-    "hard_sigmoid": (lambda x, k: rj.hard_sigmoid(x), None),
-    "tlu": (lambda x, k: rj.tlu(x), None),
-    "rrelu": (lambda x, k: rj.rrelu(x, k), None),
-    "nrelu": (lambda x, k: rj.nrelu(x, k), None),
-    "noisy_hard_tanh": (lambda x, k: rj.noisy_hard_tanh(x, k), None),
+    **{entry.name: (entry.call, entry.jax_nn) for entry in registry.ACTIVATIONS},
     "noisy_hard_tanh[key]": (lambda x, k: rj.noisy_hard_tanh(x, k, residual="key"), None),
     "noisy_hard_tanh[fast]": (lambda x, k: rj.noisy_hard_tanh(x, k, generator="fast"), None),
-    "noisy_hard_sigmoid": (lambda x, k: rj.noisy_hard_sigmoid(x, k), None),
-    "input_noisy_hard_tanh": (lambda x, k: rj.input_noisy_hard_tanh(x, k), None),
 }
 
 
@@ -50,9 +39,10 @@ def naive_noisy_hard_tanh(x, key):
     xc = x.astype(jnp.float32)
     eps = jnp.abs(jax.random.normal(key, x.shape, jnp.float32))
     h, u = jnp.clip(xc, -1.0, 1.0), xc
-    sigma = 0.5 * (jax.nn.sigmoid(h - u) - 0.5) ** 2
-    d = -jnp.sign(xc) * jnp.sign(1 - 1.15)
-    return (1.15 * h + (1 - 1.15) * u + d * sigma * eps).astype(x.dtype)
+    alpha, c = rj.HARD_TANH_UNIT.alpha, rj.HARD_TANH_UNIT.c
+    sigma = c * (jax.nn.sigmoid(h - u) - 0.5) ** 2
+    d = -jnp.sign(xc) * jnp.sign(1 - alpha)
+    return (alpha * h + (1 - alpha) * u + d * sigma * eps).astype(x.dtype)
 
 
 def _fwd(f):

@@ -236,7 +236,8 @@ def _example(layer: layers.Layer) -> str:
         return f"""\
 >>> from flax import nnx
 >>> from rectify_jax import nnx as rjx
->>> cell = rjx.{layer.name}({ex.in_features}, {ex.features}, deterministic=True, rngs=nnx.Rngs(0){opts})
+>>> rngs = nnx.Rngs(0)
+>>> cell = rjx.{layer.name}({ex.in_features}, {ex.features}, deterministic=True, rngs=rngs{opts})
 >>> carry, y = cell(cell.initialize_carry({ex.x}), jnp.ones({ex.x}))
 >>> y.shape
 {ex.output}"""
