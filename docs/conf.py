@@ -52,6 +52,7 @@ API = {
     "rectify_jax": "Functions and units",
     "rectify_jax.linen": "Flax linen modules",
     "rectify_jax.nnx": "Flax NNX modules",
+    "rectify_jax.equinox": "Equinox modules",
     "rectify_jax.diagnostics": "Diagnostics",
     "rectify_jax.schedules": "Schedules",
     "rectify_jax.initializers": "Initialisers",
