@@ -624,3 +624,24 @@ def check_features(owner: str, layer: Layer, o, features) -> None:
             f"{owner}: this configuration has parameters (one per feature), so it needs "
             f"features=, the size of the input's last axis, e.g. {owner}(16, ...)"
         )
+
+
+def construct(layer: Layer, sizes: tuple, kwargs: dict):
+    """What a constructor taking sizes positionally (NNX, Equinox) makes of its arguments.
+
+    ``sizes`` is ``(features,)`` or ``()`` for an activation layer and ``(in_features,
+    hidden_features)`` for a cell. Returns ``(options, in_features, features, shapes)``.
+    """
+    name = layer.name
+    n = 2 if layer.recurrent else 1
+    if len(sizes) > n or (layer.recurrent and len(sizes) < n):
+        raise TypeError(
+            f"{name}: takes {'in_features, hidden_features' if n == 2 else 'features'} "
+            f"positionally, got {len(sizes)} positional arguments"
+        )
+    o = layer.configure(name, split_options(layer, name, kwargs))
+    in_features, features = sizes if layer.recurrent else (sizes or (None,)) * 2
+    if not layer.recurrent:
+        check_features(name, layer, o, features)
+    shapes = layer.shapes(o, in_features, features) if features is not None else {}
+    return o, in_features, features, shapes

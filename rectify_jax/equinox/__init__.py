@@ -55,17 +55,7 @@ class _Layer(eqx.Module):
 
     def __init__(self, *sizes, key=None, inference=False, param_dtype=jnp.float32, **kwargs):
         layer, name = self.layer, self.layer.name
-        n = 2 if layer.recurrent else 1
-        if len(sizes) > n or (layer.recurrent and len(sizes) < n):
-            raise TypeError(
-                f"{name}: takes {'in_features, hidden_features' if n == 2 else 'features'} "
-                f"positionally, got {len(sizes)} positional arguments"
-            )
-        o = layer.configure(name, layers.split_options(layer, name, kwargs))
-        in_features, features = sizes if layer.recurrent else (sizes or (None,)) * 2
-        if not layer.recurrent:
-            layers.check_features(name, layer, o, features)
-        shapes = layer.shapes(o, in_features, features) if features is not None else {}
+        o, in_features, features, shapes = layers.construct(layer, sizes, kwargs)
         if shapes and key is None:
             raise ValueError(f"{name}: key= is needed to initialise the parameters")
         keys = jax.random.split(noise_lib.as_key(name, key), len(shapes)) if shapes else ()
@@ -156,18 +146,7 @@ def module(layer: layers.Layer) -> type[eqx.Module]:
 
 MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 """Every layer of the library as an Equinox module, by name."""
-PReLU = MODULES["PReLU"]
-TLU = MODULES["TLU"]
-RReLU = MODULES["RReLU"]
-NReLU = MODULES["NReLU"]
-NoisyActivation = MODULES["NoisyActivation"]
-NoisyHardTanh = MODULES["NoisyHardTanh"]
-NoisyHardSigmoid = MODULES["NoisyHardSigmoid"]
-InputNoisy = MODULES["InputNoisy"]
-SaturatedInputNoisy = MODULES["SaturatedInputNoisy"]
-LearnedInputNoisy = MODULES["LearnedInputNoisy"]
-NoisyLSTMCell = MODULES["NoisyLSTMCell"]
-NoisyGRUCell = MODULES["NoisyGRUCell"]
+globals().update(MODULES)  # PReLU, TLU, ..., NoisyGRUCell: one module per description
 
 
 def set_noise_scale(model, c):
@@ -203,17 +182,6 @@ def set_noise_scale(model, c):
 
 __all__ = [
     "MODULES",
-    "InputNoisy",
-    "LearnedInputNoisy",
-    "NReLU",
-    "NoisyActivation",
-    "NoisyGRUCell",
-    "NoisyHardSigmoid",
-    "NoisyHardTanh",
-    "NoisyLSTMCell",
-    "PReLU",
-    "RReLU",
-    "SaturatedInputNoisy",
-    "TLU",
+    *MODULES,
     "set_noise_scale",
 ]

@@ -194,18 +194,6 @@ def _example(layer: layers.Layer) -> str:
 
 MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 """Every layer of the library as a module of this framework, by name."""
-PReLU = MODULES["PReLU"]
-TLU = MODULES["TLU"]
-RReLU = MODULES["RReLU"]
-NReLU = MODULES["NReLU"]
-NoisyActivation = MODULES["NoisyActivation"]
-NoisyHardTanh = MODULES["NoisyHardTanh"]
-NoisyHardSigmoid = MODULES["NoisyHardSigmoid"]
-InputNoisy = MODULES["InputNoisy"]
-SaturatedInputNoisy = MODULES["SaturatedInputNoisy"]
-LearnedInputNoisy = MODULES["LearnedInputNoisy"]
-NoisyLSTMCell = MODULES["NoisyLSTMCell"]
-NoisyGRUCell = MODULES["NoisyGRUCell"]
 
 
 def set_noise_scale(variables: dict, c) -> dict:

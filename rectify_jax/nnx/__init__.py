@@ -14,38 +14,20 @@ from rectify_jax.nnx._diagnostics import capture_preactivations as capture_preac
 from rectify_jax.nnx._diagnostics import cell_preactivations as cell_preactivations
 from rectify_jax.nnx._diagnostics import noisy_path_shares as noisy_path_shares
 from rectify_jax.nnx._modules import MODULES as MODULES
-from rectify_jax.nnx._modules import TLU as TLU
-from rectify_jax.nnx._modules import InputNoisy as InputNoisy
 from rectify_jax.nnx._modules import IRNNCell as IRNNCell
-from rectify_jax.nnx._modules import LearnedInputNoisy as LearnedInputNoisy
 from rectify_jax.nnx._modules import NoiseScale as NoiseScale
-from rectify_jax.nnx._modules import NoisyActivation as NoisyActivation
-from rectify_jax.nnx._modules import NoisyGRUCell as NoisyGRUCell
-from rectify_jax.nnx._modules import NoisyHardSigmoid as NoisyHardSigmoid
-from rectify_jax.nnx._modules import NoisyHardTanh as NoisyHardTanh
-from rectify_jax.nnx._modules import NoisyLSTMCell as NoisyLSTMCell
-from rectify_jax.nnx._modules import NReLU as NReLU
-from rectify_jax.nnx._modules import PReLU as PReLU
-from rectify_jax.nnx._modules import RReLU as RReLU
-from rectify_jax.nnx._modules import SaturatedInputNoisy as SaturatedInputNoisy
 from rectify_jax.nnx._modules import set_noise_scale as set_noise_scale
+
+# One module per layer description: PReLU, TLU, RReLU, NReLU, NoisyActivation,
+# NoisyHardTanh, NoisyHardSigmoid, InputNoisy, SaturatedInputNoisy, LearnedInputNoisy,
+# NoisyLSTMCell, NoisyGRUCell.
+globals().update(MODULES)
 
 __all__ = [
     "MODULES",
+    *MODULES,
     "IRNNCell",
-    "InputNoisy",
-    "LearnedInputNoisy",
-    "NReLU",
     "NoiseScale",
-    "NoisyActivation",
-    "NoisyGRUCell",
-    "NoisyHardSigmoid",
-    "NoisyHardTanh",
-    "NoisyLSTMCell",
-    "PReLU",
-    "RReLU",
-    "SaturatedInputNoisy",
-    "TLU",
     "capture_preactivations",
     "cell_preactivations",
     "noisy_path_shares",

@@ -106,21 +106,11 @@ def _init(layer: layers.Layer):
         **kwargs,
     ):
         name = layer.name
-        n = 2 if layer.recurrent else 1
-        if len(sizes) > n or (layer.recurrent and len(sizes) < n):
-            raise TypeError(
-                f"{name}: takes {'in_features, hidden_features' if n == 2 else 'features'} "
-                f"positionally, got {len(sizes)} positional arguments"
-            )
-        o = layer.configure(name, layers.split_options(layer, name, kwargs))
-        in_features, features = sizes if layer.recurrent else (sizes or (None,)) * 2
-        if not layer.recurrent:
-            layers.check_features(name, layer, o, features)
+        o, in_features, features, shapes = layers.construct(layer, sizes, kwargs)
         self.options, self.param_dtype = o, param_dtype
         self.deterministic = v.static_bool(name, "deterministic", deterministic)
         self.rng_collection = rng_collection
         params_key, self.rngs = _streams(name, rngs, rng_collection)
-        shapes = layer.shapes(o, in_features, features) if features is not None else {}
         if shapes and params_key is None:
             raise ValueError(
                 f"{name}: rngs= is needed to initialise the parameters, e.g. rngs=nnx.Rngs(0)"
@@ -253,18 +243,6 @@ def _example(layer: layers.Layer) -> str:
 
 MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 """Every layer of the library as a module of this framework, by name."""
-PReLU = MODULES["PReLU"]
-TLU = MODULES["TLU"]
-RReLU = MODULES["RReLU"]
-NReLU = MODULES["NReLU"]
-NoisyActivation = MODULES["NoisyActivation"]
-NoisyHardTanh = MODULES["NoisyHardTanh"]
-NoisyHardSigmoid = MODULES["NoisyHardSigmoid"]
-InputNoisy = MODULES["InputNoisy"]
-SaturatedInputNoisy = MODULES["SaturatedInputNoisy"]
-LearnedInputNoisy = MODULES["LearnedInputNoisy"]
-NoisyLSTMCell = MODULES["NoisyLSTMCell"]
-NoisyGRUCell = MODULES["NoisyGRUCell"]
 
 
 class IRNNCell(nnx.SimpleCell):
