@@ -37,7 +37,7 @@ napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 napoleon_use_ivar = True  # attributes as fields: no duplicates of the members autodoc lists
 add_module_names = False
-exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store", "api/_defaults.md"]
 suppress_warnings = ["myst.header"]
 html_theme = "sphinx_book_theme"
 html_title = f"rectify_jax {release}"
@@ -105,11 +105,28 @@ def _api_page(module_name: str, title: str) -> str:
     return "\n".join(lines)
 
 
+def _defaults_table() -> str:
+    """The noisy units' defaults, read from the units themselves (the one place they live)."""
+    rows = [
+        "| unit | `alpha` | `c` | `input_s` (NANI) | `saturated_s` (NANIS) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("HARD_TANH_UNIT", "HARD_SIGMOID_UNIT"):
+        u = getattr(rectify_jax, name)
+        rows.append(
+            f"| `{name}` (`{u.name}`) | {u.alpha} | {u.c} | {u.input_s} | {u.saturated_s} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def _generate(app) -> None:
     (DOCS / "notebooks").mkdir(exist_ok=True)
     for nb in NOTEBOOKS:
         shutil.copyfile(nb, DOCS / "notebooks" / nb.name)
     (DOCS / "api").mkdir(exist_ok=True)
+    defaults = DOCS / "api" / "_defaults.md"
+    if not defaults.exists() or defaults.read_text() != _defaults_table():
+        defaults.write_text(_defaults_table())
     for module_name, title in API.items():
         page = DOCS / "api" / f"{module_name}.md"
         text = _api_page(module_name, title)

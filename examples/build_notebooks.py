@@ -97,7 +97,7 @@ assert jnp.allclose(sum(paths), grad, atol=1e-6)
 print(rj.diagnostics.path_shares(paths))
 # %%
 plotting.activations(["relu", "leaky_relu", "elu", "tlu", "tanh", "hard_tanh", "hard_sigmoid",
-                      "noisy_hard_tanh (test)"])
+                      "noisy_hard_tanh"])
 # %%
 plotting.noisy_samples(alphas=(1.0, 1.15, 1.5), samples=samples)
 # %% [markdown]

@@ -239,9 +239,14 @@ def test_noisy_path_shares_per_layer_in_a_linen_model(key):
     for layer in shares.values():
         assert sum(float(v) for v in layer.values()) == pytest.approx(1.0, abs=1e-5)
         assert all(float(v) > 0 for v in layer.values())  # every path carries some gradient
-    # the check by hand for the first layer: its local paths times dL/dphi
+    # the check by hand for the first layer: the layer sows its inputs (x, key, p, c); its
+    # local paths for that very noise times dL/dphi give the shares
     _, state = model.apply(variables, x, rngs=rngs, mutable=["intermediates", "perturbations"])
-    local = state["intermediates"]["NoisyHardTanh_0"]["gradient_paths"][0]
+    sown = state["intermediates"]["NoisyHardTanh_0"]["noisy_inputs"][0]
+    assert sorted(sown) == ["c", "key", "p", "x"] and float(sown["c"]) == 5.0
+    local = rj.diagnostics.noisy_gradient_paths(
+        rj.HARD_TANH_UNIT, sown["x"], sown["key"], p=sown["p"], c=sown["c"]
+    )
     g = jax.grad(
         lambda pert: jnp.sum(model.apply({**variables, "perturbations": pert}, x, rngs=rngs) ** 2)
     )(state["perturbations"])
@@ -264,5 +269,6 @@ def test_nnx_noisy_path_shares_per_layer_by_hand():
         k: float(v) for k, v in rjx.noisy_path_shares(model, jnp.sum, saturated)["layers/0"].items()
     }
     assert s["nonlinear"] == 0.0 and s["stochastic"] > 0 and s["linear"] > 0
-    assert layer._diagnose is False
-    model(saturated)  # ordinary calls afterwards sow nothing (a sow would warn, an error here)
+    before = nnx.to_pure_dict(nnx.state(layer))
+    model(saturated)  # ordinary calls sow and perturb nothing (a sow would warn, an error here)
+    assert nnx.to_pure_dict(nnx.state(layer)).keys() == before.keys()  # no variable was added

@@ -19,7 +19,7 @@ def _png_size(path):
 
 
 def test_activations_grid(tmp_path):
-    names = ["relu", "tanh", "hard_sigmoid", "noisy_hard_tanh (test)", "tlu"]
+    names = ["relu", "tanh", "hard_sigmoid", "noisy_hard_tanh", "tlu"]
     fig = plotting.activations(names, path=tmp_path / "a.png")
     assert [ax.get_title() for ax in fig.axes] == names
     assert all(len(ax.lines) == 2 for ax in fig.axes)  # f and f'
