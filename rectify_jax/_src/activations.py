@@ -143,7 +143,8 @@ def prelu(x: ArrayLike, alpha: ArrayLike) -> jax.Array:
 
     Args:
       x: input array of a floating-point dtype.
-      alpha: the learned slope, a scalar or an array broadcastable to ``x`` (one per
+      alpha: the learned negative slope (He et al.'s name; the PReLU layers and flax call
+        it ``negative_slope``), a scalar or an array broadcastable to ``x`` (one per
         channel: shape ``(features,)``). He et al. initialise it to 0.25.
 
     Returns:

@@ -427,8 +427,16 @@ _SIG, _TANH = HARD_SIGMOID_UNIT, HARD_TANH_UNIT
 def _cell_options() -> tuple[Option, ...]:
     return (
         NOISE,
-        Option("gate_alpha", None, f"alpha of the noisy hard-sigmoid gates; None: {_SIG.alpha}."),
-        Option("tanh_alpha", None, f"alpha of the noisy hard tanh units; None: {_TANH.alpha}."),
+        Option(
+            "gate_alpha",
+            None,
+            f"mixing factor alpha of the noisy hard-sigmoid gates; None: {_SIG.alpha}.",
+        ),
+        Option(
+            "tanh_alpha",
+            None,
+            f"mixing factor alpha of the noisy hard tanh units; None: {_TANH.alpha}.",
+        ),
         Option("gate_c", None, f"initial c of the gates; None: {_SIG.c}."),
         Option("tanh_c", None, f"initial c of the tanh units; None: {_TANH.c}."),
         RESIDUAL,
