@@ -12,6 +12,7 @@ from flax import nnx
 import rectify_jax as rj
 from rectify_jax import linen as rjl
 from rectify_jax import nnx as rjx
+from rectify_jax._src import cells
 
 B, T, IN, H = 3, 6, 4, 5
 XS = 2.0 * jax.random.normal(jax.random.key(42), (B, T, IN))
@@ -66,8 +67,54 @@ def test_deterministic_cells_agree_and_follow_eval(kind):
     np.testing.assert_allclose(xcell(carry, XS[:, 0])[1], ly, rtol=1e-6, atol=1e-7)
 
 
-def test_noisy_lstm_matches_a_hand_written_step(key):
+def _phi(h, u, z, eps, p, alpha, c):
+    """The noisy unit's formula written out (Gulcehre et al. 2016), for given noise."""
+    delta = h(z) - u(z)
+    sigma = c * (jax.nn.sigmoid(p * delta) - 0.5) ** 2
+    return h(z) + (alpha - 1) * delta + jnp.sign(delta) * jnp.sign(1 - alpha) * sigma * eps
+
+
+def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
+    """residual="noise": the step's noise is one draw of shape (5, batch, hidden), unit i
+    taking slice i (i, f, g, o, cell output); the custom gradient equals autodiff of the
+    written-out formula for that noise."""
     lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal")
+    c, h = carry
+    x = XS[:, 0]
+    sig_unit, tanh_unit = rj.HARD_SIGMOID_UNIT, rj.HARD_TANH_UNIT
+
+    def by_hand(w):
+        z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
+        zi, zf, zg, zo = jnp.split(z, 4, -1)
+        eps, p = jax.random.normal(key, (5, *zi.shape)), w["p"]
+
+        def sig(z, i):
+            return _phi(sig_unit.h, sig_unit.u, z, eps[i], p[i], 1.1, 0.15)
+
+        def tanh(z, i):
+            return _phi(tanh_unit.h, tanh_unit.u, z, eps[i], p[i], 1.15, 0.5)
+
+        new_c = sig(zf, 1) * c + sig(zi, 0) * tanh(zg, 2)
+        return new_c, sig(zo, 3) * tanh(new_c, 4)
+
+    def by_cell(w):
+        return lcell.apply({**variables, "params": w}, carry, x, rng=key)[0]
+
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        by_cell(variables["params"]),
+        by_hand(variables["params"]),
+    )
+    grads = [
+        jax.grad(lambda w, f=f: jnp.sum(f(w)[1] ** 2))(variables["params"])
+        for f in (by_cell, by_hand)
+    ]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
+
+
+def test_noisy_lstm_with_the_key_residual_gives_each_unit_its_own_key(key):
+    """residual="key": unit i draws from split(key, 5)[i], and again in the backward pass."""
+    lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal", residual="key")
     w = variables["params"]
     c, h = carry
     x = XS[:, 0]
@@ -420,3 +467,26 @@ def test_hard_and_soft_gates_match_flax_cells_with_the_same_weights(kind):
         want = ref.apply({"params": ref_params}, carry, XS[:, 0])
         for a, b_ in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("generator", ["jax", "fast"])
+def test_a_steps_noise_is_one_draw_independent_across_units_and_fixed_by_the_key(generator, key):
+    """The one-call draw of a step: independent across the five units and the elements,
+    standard normal, the same for the same key and different for another. (Fresh noise at
+    every time step comes from the per-step keys, tested above with rnn / nnx.RNN.)"""
+    config = cells.NoiseConfig(noise="normal", generator=generator)
+    shape = (64, 128)
+
+    def draw(k):
+        return cells._Units(config, k, 5, 0.15, 0.5, False, shape, jnp.float32).eps
+
+    eps = np.asarray(draw(key), np.float64).reshape(5, -1)
+    n = eps.shape[1]
+    assert np.all(np.abs(eps.mean(axis=1)) < 5 / np.sqrt(n))  # mean 0, 5 standard errors
+    assert np.all(np.abs(eps.var(axis=1) - 1) < 5 * np.sqrt(2 / n))  # var 1: Var(s^2) = 2/n
+    corr = np.corrcoef(eps)[~np.eye(5, dtype=bool)]
+    assert np.all(np.abs(corr) < 5 / np.sqrt(n))  # no correlation between units
+    lag1 = np.corrcoef(eps[0, :-1], eps[0, 1:])[0, 1]
+    assert abs(lag1) < 5 / np.sqrt(n)  # nor between neighbouring elements
+    np.testing.assert_array_equal(draw(key), draw(key))
+    assert not np.array_equal(draw(key), draw(jax.random.fold_in(key, 1)))

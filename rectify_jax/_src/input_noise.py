@@ -43,10 +43,22 @@ class Options:
     deterministic: bool = False
 
     def checked(self, fn: str) -> Options:
+        """Raises a clear error for a bad option; valid ones are remembered (checked once)."""
+        try:
+            return _checked(self, fn, type(self.deterministic))  # 1 == True: the type counts
+        except TypeError:  # an unhashable option: checked uncached, which raises the error
+            return self._check(fn)
+
+    def _check(self, fn: str) -> Options:
         v.one_of(fn, "mode", self.mode, MODES)
         v.one_of(fn, "generator", self.generator, noise_lib.GENERATORS)
         det = v.static_bool(fn, "deterministic", self.deterministic)
         return dataclasses.replace(self, deterministic=det)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(options: Options, fn: str, *types) -> Options:
+    return options._check(fn)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

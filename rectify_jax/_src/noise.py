@@ -35,6 +35,11 @@ def _raw_key_shape() -> tuple[int, ...]:
     return jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0))).shape
 
 
+@functools.cache
+def _default_key_dtype():
+    return jax.eval_shape(lambda: jax.random.key(0)).dtype
+
+
 def as_key(fn: str, key) -> jax.Array:
     """Checks ``key`` and returns it as a typed key.
 
@@ -42,6 +47,8 @@ def as_key(fn: str, key) -> jax.Array:
       ValueError: if ``key`` is None (noise needs a key).
       TypeError: if ``key`` is neither a single typed key nor a raw uint32 key.
     """
+    if isinstance(key, jax.Array) and key.dtype == _default_key_dtype() and key.shape == ():
+        return key  # the common case, checked first
     if key is None:
         raise ValueError(
             f"{fn}: key is None but the noise is on; pass key=jax.random.key(seed) "

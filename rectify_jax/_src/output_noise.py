@@ -54,7 +54,17 @@ class Options:
     autodiff: bool = False
 
     def checked(self, fn: str) -> Options:
-        """Raises a clear error for a bad option; returns the options with plain bools."""
+        """Raises a clear error for a bad option; returns the options with plain bools.
+
+        Valid options are remembered, so an eager call checks them once, not every time.
+        """
+        try:
+            # the types are part of the key: 1 == True, but only a bool is accepted
+            return _checked(self, fn, type(self.deterministic), type(self.autodiff))
+        except TypeError:  # an unhashable option (e.g. an array for a bool): check it uncached
+            return self._check(fn)
+
+    def _check(self, fn: str) -> Options:
         v.one_of(fn, "noise", self.noise, noise_lib.NOISE_KINDS)
         v.one_of(fn, "generator", self.generator, noise_lib.GENERATORS)
         v.one_of(fn, "residual", self.residual, RESIDUALS)
@@ -63,6 +73,11 @@ class Options:
             deterministic=v.static_bool(fn, "deterministic", self.deterministic),
             autodiff=v.static_bool(fn, "autodiff", self.autodiff),
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(options: Options, fn: str, *types) -> Options:
+    return options._check(fn)
 
 
 # --------------------------------------------------------------------------------------
@@ -185,6 +200,47 @@ def _noisy_bwd(unit, options, res, g):
 
 
 _noisy.defvjp(_noisy_fwd, _noisy_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _noisy_given(unit, x, eps, p, alpha, c):
+    """phi(x, eps) for noise ``eps`` drawn by the caller (a cell draws a whole step's at once).
+
+    Differentiable in x, p, alpha and c (reverse mode); ``eps`` gets no cotangent. The
+    forward keeps (x, eps, p, alpha, c), as ``residual="noise"`` does.
+    """
+    cdt = v.compute_dtype(x.dtype)
+    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps.astype(cdt)).astype(x.dtype)
+
+
+def _noisy_given_fwd(unit, x, eps, p, alpha, c):
+    return _noisy_given(unit, x, eps, p, alpha, c), (x, eps, p, alpha, c)
+
+
+def _noisy_given_bwd(unit, res, g):
+    x, eps, p, alpha, c = res
+    cdt = v.compute_dtype(x.dtype)
+    paths = gradient_paths(unit, *_cast(cdt, x, eps, p, alpha, c, g))
+    gx = paths.nonlinear + paths.linear + paths.stochastic
+    return (
+        gx.astype(x.dtype),
+        None,
+        _sum_to_shape(paths.p, p),
+        _sum_to_shape(paths.alpha, alpha),
+        _sum_to_shape(paths.c, c),
+    )
+
+
+_noisy_given.defvjp(_noisy_given_fwd, _noisy_given_bwd)
+
+
+def with_noise(unit: NoisyUnit, x, eps, p, alpha, c) -> jax.Array:
+    """Output noise with the noise ``eps`` given (already ``|xi|`` for NAH), unchecked.
+
+    For callers that draw the noise of several units in one call (the recurrent cells);
+    same values and gradients as the keyed functions for the same ``eps``.
+    """
+    return _noisy_given(unit, x, eps, p, alpha, c)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

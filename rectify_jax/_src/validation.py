@@ -7,6 +7,8 @@ argument, what was given and what would work.
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -18,8 +20,13 @@ from jax.typing import ArrayLike
 _FLOAT_DTYPES = "float16, bfloat16, float32 or float64"
 
 
+_FLOATS = frozenset(np.dtype(t) for t in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64))
+
+
 def float_input(fn: str, x: ArrayLike, name: str = "x") -> jax.Array:
     """Returns ``x`` as a JAX array, raising TypeError unless it is real floating point."""
+    if isinstance(x, jax.Array) and x.dtype in _FLOATS:  # the common case, checked first
+        return x
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(
             f"{fn}: {name} must be a floating-point array ({_FLOAT_DTYPES}), got a bool"
@@ -51,7 +58,7 @@ def param(fn: str, name: str, value, x: jax.Array) -> jax.Array:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{fn}: {name} must be a float or a floating-point array, got {value!r}")
     if isinstance(value, numbers.Real):
-        return jnp.asarray(value, dtype=compute_dtype(x.dtype))
+        return _scalar(value, compute_dtype(x.dtype))
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{fn}: {name} must be a float or a floating-point array, got {value!r}")
     arr = jnp.asarray(value)
@@ -62,6 +69,14 @@ def param(fn: str, name: str, value, x: jax.Array) -> jax.Array:
         )
     broadcastable(fn, name, arr.shape, x.shape)
     return arr
+
+
+@functools.lru_cache(maxsize=512)
+def _scalar(value, dtype) -> jax.Array:
+    """A Python number as a device scalar, made once per (value, dtype): eager calls with
+    the default hyperparameters do not transfer them to the device every time."""
+    with jax.ensure_compile_time_eval():
+        return jnp.asarray(value, dtype=dtype)
 
 
 def broadcastable(fn: str, name: str, shape: Sequence[int], x_shape: Sequence[int]) -> None:
@@ -98,6 +113,10 @@ def nonnegative(fn: str, name: str, value) -> None:
     eager call. NaN passes through.
     """
     if isinstance(value, jax.Array):
+        return
+    if isinstance(value, (int, float)) and not math.isnan(value):
+        if value < 0:
+            raise ValueError(f"{fn}: {name} must be >= 0 (it scales the noise), got {value}")
         return
     arr = concrete(value)
     if arr is not None and np.any(arr < 0):

@@ -139,6 +139,31 @@ def comparisons(rows: list[dict], log2n: int = 22, dtype: str = "float32") -> di
     return out
 
 
+def eager_overhead(shape=(64, 128), repeats=7, min_seconds=0.05) -> dict:
+    """Time ratios of eager calls on a small array, where Python overhead shows.
+
+    Deterministic activations called eagerly against their ``jax.nn`` twin called eagerly,
+    and the noisy units called eagerly against the same call inside ``jax.jit``.
+    """
+    kw = dict(repeats=repeats, min_seconds=min_seconds)
+    x = jax.random.normal(jax.random.key(1), shape)
+    key = jax.random.key(0)
+    out = {}
+    for entry in registry.ACTIVATIONS:
+        if entry.jax_nn is None:
+            continue
+        ours = common.time_fn(lambda f=entry.call: common.block(f(x, key)), **kw)
+        theirs = common.time_fn(lambda f=entry.jax_nn: common.block(f(x)), **kw)
+        out[f"eager {entry.name} / eager jax.nn twin, {shape}"] = ours / theirs
+    for entry in registry.ACTIVATIONS:
+        if entry.stochastic:
+            jitted = jax.jit(entry.call)
+            eager = common.time_fn(lambda f=entry.call: common.block(f(x, key)), **kw)
+            traced = common.time_fn(lambda f=jitted: common.block(f(x, key)), **kw)
+            out[f"eager {entry.name} / the same call jitted, {shape}"] = eager / traced
+    return out
+
+
 def run(
     sizes=(16, 20, 22),
     dtypes=("float32", "bfloat16"),
@@ -313,6 +338,7 @@ def execute(args: argparse.Namespace) -> int:
     log2n = 22 if 22 in args.sizes else max(args.sizes)
     result["comparisons"] = comparisons(result["rows"], log2n, args.dtypes[0])
     result["ratios"] = ratios(result["rows"], log2n, args.dtypes[0])
+    result["eager"] = eager_overhead(repeats=args.repeats, min_seconds=args.min_seconds)
     md = markdown(result)
     md += (
         f"\nWhat a user compares, at n = 2^{log2n}, {args.dtypes[0]} (time ratios: lower is "
@@ -320,6 +346,8 @@ def execute(args: argparse.Namespace) -> int:
         + "\n".join(f"- {k}: {v:.2f}" for k, v in result["comparisons"].items())
         + f"\n\nRatios at n = 2^{log2n}, {args.dtypes[0]} (time ratios, lower is better):\n\n"
         + "\n".join(f"- {k}: {v:.2f}" for k, v in result["ratios"].items())
+        + "\n\nEager calls (Python overhead; time ratios, lower is better):\n\n"
+        + "\n".join(f"- {k}: {v:.2f}" for k, v in result["eager"].items())
         + "\n"
     )
     print(md)

@@ -35,7 +35,7 @@ def machine() -> dict:
     return info
 
 
-def _block(out):
+def block(out):
     jax.tree.map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a, out)
     return out
 
@@ -64,7 +64,7 @@ def time_fn(
 
 
 def jax_timer(jitted, *args, **kw) -> float:
-    return time_fn(lambda: _block(jitted(*args)), **kw)
+    return time_fn(lambda: block(jitted(*args)), **kw)
 
 
 def memory_bytes(jitted, *args) -> dict:
