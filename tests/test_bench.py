@@ -42,9 +42,12 @@ def test_train_step_benchmark_and_cli(tmp_path, capsys):
         repeats=1,
         min_seconds=0.0,
         log=lambda *a: None,
+        memory_length=5,
     )
-    assert set(result["times"]) == {"soft", "hard", "noisy (NAH)"}
-    assert "| hard |" in train_step.markdown(result)
+    assert set(result["times"]) == {"soft @ 4", "hard @ 4", "noisy (NAH) @ 4"}
+    assert set(result["long_memory"]) == {"hard", "noisy (NAH)"}
+    assert "| hard @ 4 |" in train_step.markdown(result)
+    assert list(train_step.ratios(result)) == ["noisy (NAH) / hard, hidden 4"]
     code = cli.main(
         [
             "bench",
@@ -73,6 +76,8 @@ def test_train_step_benchmark_and_cli(tmp_path, capsys):
     assert "noisy_hard_tanh (jax.random noise) / hard_tanh, fwd+bwd" not in out  # not timed here
     assert "fast_normal / numpy standard_normal" in out
     assert all(r["numpy_rng_floor"] > 0 for r in saved["rows"])
+    assert "eager hard_tanh / eager jax.nn twin, (64, 128)" in saved["eager"]
+    assert "eager noisy_hard_tanh / the same call jitted, (64, 128)" in saved["eager"]
 
 
 def test_scaling_benchmark_runs_on_the_devices_there_are():

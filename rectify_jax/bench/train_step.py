@@ -35,7 +35,8 @@ class LM(nn.Module):
         return nn.Dense(256)(h)
 
 
-def step_time(kind, hidden, length, batch, kw):
+def _step(kind, hidden, length, batch):
+    """A jitted train step of the LM with ``kind`` gates and its arguments."""
     model = LM(kind, hidden)
     tokens = jax.random.randint(jax.random.key(0), (batch, length + 1), 0, 256)
     keys = {"params": jax.random.key(1), "noise": jax.random.key(2)}
@@ -55,40 +56,103 @@ def step_time(kind, hidden, length, batch, kw):
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    params = variables["params"]
-    return common.jax_timer(step, params, opt_state, jax.random.key(3), **kw)
+    return step, (variables["params"], opt_state, jax.random.key(3))
 
 
-def run(hidden=128, length=64, batch=32, kinds=None, repeats=5, min_seconds=0.2, log=print):
+def step_time(kind, hidden, length, batch, kw):
+    step, args = _step(kind, hidden, length, batch)
+    return common.jax_timer(step, *args, **kw)
+
+
+def step_memory(kind, hidden, length, batch) -> int | None:
+    """XLA's compiled temporary memory of one train step, in bytes (compiled, not run)."""
+    step, args = _step(kind, hidden, length, batch)
+    return common.memory_bytes(step, *args).get("temp_size_in_bytes")
+
+
+def run(
+    hidden=(128, 512),
+    length=64,
+    batch=32,
+    kinds=None,
+    repeats=5,
+    min_seconds=0.2,
+    log=print,
+    memory_length=1000,
+):
+    """Times one train step per gate kind and hidden size, side by side in one run, and
+    reports XLA's compiled memory of the step (at ``length`` and at ``memory_length``)."""
+    hiddens = [hidden] if isinstance(hidden, int) else list(hidden)
     kinds = list(CELLS) if kinds is None else list(kinds)
     kw = dict(repeats=repeats, min_seconds=min_seconds)
-    times = {}
-    for kind in kinds:
-        times[kind] = step_time(kind, hidden, length, batch, kw)
-        log(f"{kind:<28} {common.fmt_time(times[kind])}")
+    times, memory, long_memory = {}, {}, {}
+    for h in hiddens:
+        for kind in kinds:
+            name = f"{kind} @ {h}"
+            times[name] = step_time(kind, h, length, batch, kw)
+            memory[name] = step_memory(kind, h, length, batch)
+            log(f"{name:<34} {common.fmt_time(times[name])}")
+    if memory_length:
+        for kind in kinds:
+            if kind != "soft":
+                long_memory[kind] = step_memory(kind, hiddens[0], memory_length, batch)
     return {
         "machine": common.machine(),
-        "config": dict(hidden=hidden, length=length, batch=batch),
+        "config": dict(hidden=hiddens, length=length, batch=batch, memory_length=memory_length),
         "times": times,
+        "memory": memory,
+        "long_memory": long_memory,
     }
 
 
+def ratios(result) -> dict:
+    """Noisy / hard step time per hidden size (lower is better)."""
+    out = {}
+    for name, t in result["times"].items():
+        kind, h = name.rsplit(" @ ", 1)
+        hard = result["times"].get(f"hard @ {h}")
+        if hard and kind.startswith("noisy"):
+            out[f"{kind} / hard, hidden {h}"] = t / hard
+    return out
+
+
+def _mib(b):
+    return "-" if b is None else f"{b / 2**20:.1f}"
+
+
 def markdown(result):
-    times = result["times"]
-    hard = times.get("hard")
-    lines = ["| LSTM gates | step time | / hard-LSTM step |", "|---|---|---|"]
-    for kind, t in times.items():
+    times, memory = result["times"], result.get("memory", {})
+    lines = [
+        "| LSTM gates @ hidden | step time | / hard-LSTM step | XLA temp MiB |",
+        "|---|---|---|---|",
+    ]
+    for name, t in times.items():
+        kind, h = name.rsplit(" @ ", 1)
+        hard = times.get(f"hard @ {h}")
+        ratio = f"{t / hard:.2f}" if hard else "-"
         lines.append(
-            f"| {kind} | {common.fmt_time(t)} | {t / hard:.2f} |"
-            if hard
-            else f"| {kind} | {common.fmt_time(t)} | - |"
+            f"| {kind} @ {h} | {common.fmt_time(t)} | {ratio} | {_mib(memory.get(name))} |"
         )
+    long = result.get("long_memory", {})
+    if long:
+        cfg = result["config"]
+        lines += [
+            "",
+            f"Compiled temporary memory of one step at sequence length {cfg['memory_length']} "
+            f"(hidden {cfg['hidden'][0]}, batch {cfg['batch']}):",
+            "",
+            "| LSTM gates | XLA temp MiB |",
+            "|---|---|",
+        ]
+        lines += [f"| {kind} | {_mib(b)} |" for kind, b in long.items()]
     return "\n".join(lines) + "\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``rectify-jax bench train-step``."""
-    parser.add_argument("--hidden", type=int, default=128, help="LSTM units (default 128)")
+    parser.add_argument(
+        "--hidden", type=int, nargs="+", default=[128, 512], help="LSTM units (default 128 512)"
+    )
     parser.add_argument("--length", type=int, default=64, help="sequence length (default 64)")
     parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     parser.add_argument(
@@ -97,17 +161,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-seconds", type=float, default=0.2, help="minimum time per repeat (default 0.2)"
     )
+    parser.add_argument(
+        "--memory-length",
+        type=int,
+        default=1000,
+        help="sequence length of the compiled-memory report (default 1000; 0 skips it)",
+    )
     parser.add_argument("--out", default=None, help="folder for train_step.json / .md")
 
 
 def execute(args: argparse.Namespace) -> int:
     """Runs the benchmark with parsed options; prints and optionally saves the results."""
     result = run(
-        args.hidden, args.length, args.batch, repeats=args.repeats, min_seconds=args.min_seconds
+        args.hidden,
+        args.length,
+        args.batch,
+        repeats=args.repeats,
+        min_seconds=args.min_seconds,
+        memory_length=args.memory_length,
     )
+    result["ratios"] = ratios(result)
     md = markdown(result)
+    md += "\nNoisy / hard step (time ratios, lower is better):\n\n" + "\n".join(
+        f"- {k}: {v:.2f}" for k, v in result["ratios"].items()
+    )
     print(md)
-    common.write(args.out, "train_step", result, md)
+    common.write(args.out, "train_step", result, md + "\n")
     return 0
 
 
