@@ -75,9 +75,8 @@ def _phi(h, u, z, eps, p, alpha, c):
 
 
 def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
-    """residual="noise": the step's noise is one draw of shape (5, batch, hidden), unit i
-    taking slice i (i, f, g, o, cell output); the custom gradient equals autodiff of the
-    written-out formula for that noise."""
+    """Unit i (i, f, g, o, cell output) draws its noise from split(key, 5)[i]; the custom
+    gradient equals autodiff of the written-out formula for that noise."""
     lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal")
     c, h = carry
     x = XS[:, 0]
@@ -86,7 +85,8 @@ def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
     def by_hand(w):
         z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
         zi, zf, zg, zo = jnp.split(z, 4, -1)
-        eps, p = jax.random.normal(key, (5, *zi.shape)), w["p"]
+        eps = [jax.random.normal(k, zi.shape) for k in jax.random.split(key, 5)]
+        p = w["p"]
 
         def sig(z, i):
             return _phi(sig_unit.h, sig_unit.u, z, eps[i], p[i], 1.1, 0.15)
@@ -470,15 +470,17 @@ def test_hard_and_soft_gates_match_flax_cells_with_the_same_weights(kind):
 
 
 @pytest.mark.parametrize("generator", ["jax", "fast"])
-def test_a_steps_noise_is_one_draw_independent_across_units_and_fixed_by_the_key(generator, key):
-    """The one-call draw of a step: independent across the five units and the elements,
-    standard normal, the same for the same key and different for another. (Fresh noise at
-    every time step comes from the per-step keys, tested above with rnn / nnx.RNN.)"""
+def test_a_steps_noise_is_independent_across_units_and_fixed_by_the_key(generator, key):
+    """The noise the cells' units draw in one step: independent across the five units and
+    the elements, standard normal, the same for the same key and different for another.
+    (Fresh noise at every time step comes from the per-step keys, tested above with rnn
+    and nnx.RNN.)"""
     config = cells.NoiseConfig(noise="normal", generator=generator)
     shape = (64, 128)
 
     def draw(k):
-        return cells._Units(config, k, 5, 0.15, 0.5, False, shape, jnp.float32).eps
+        units = cells._Units(config, k, 5, 0.15, 0.5, False)
+        return jnp.stack([units.noise(i, shape, jnp.float32) for i in range(5)])
 
     eps = np.asarray(draw(key), np.float64).reshape(5, -1)
     n = eps.shape[1]

@@ -105,29 +105,29 @@ class NoiseConfig:
 class _Units:
     """The noisy gate and squashing functions of one step, with their noise.
 
-    With ``residual="noise"`` the noise of all the step's units is drawn in one call
-    (one array of shape ``(units, *z.shape)``, from the step's key), then each unit
-    takes its slice; with ``residual="key"`` each unit gets its own key (split from the
-    step's) and draws its noise again in the backward pass. Either way the noise is
-    independent across units, elements and steps, and fixed by the key.
+    Unit ``i`` of a step draws its noise from ``split(key, n)[i]``: independent across
+    units, elements and steps (each step has its own key), and fixed by the key. With
+    ``residual="noise"`` the drawn noise is kept for the backward pass; with ``"key"``
+    the unit draws it again there. (Drawing all the units' noise in one call, or
+    batching the gates into one call, was measured no faster on CPU: see BENCHMARKS.md.)
     """
 
-    def __init__(self, config, key, n, gate_c, tanh_c, deterministic, shape, dtype):
+    def __init__(self, config, key, n, gate_c, tanh_c, deterministic):
         self.config, self.gate_c, self.tanh_c = config, gate_c, tanh_c
         self.deterministic = deterministic or config.gates != "noisy"
-        self.keys, self.eps = [None] * n, None
-        if not self.deterministic:
-            if config.residual == "noise":
-                cdt = v.compute_dtype(dtype)
-                self.eps = noise_lib.sample(key, (n, *shape), config.noise, cdt, config.generator)
-            else:
-                self.keys = list(jax.random.split(key, n))
+        self.keys = [None] * n if self.deterministic else list(jax.random.split(key, n))
+
+    def noise(self, i, shape, dtype):
+        """The noise of unit ``i`` (``|xi|`` for NAH) for pre-activations of ``shape``."""
+        cfg = self.config
+        return noise_lib.sample(self.keys[i], shape, cfg.noise, dtype, cfg.generator)
 
     def _apply(self, unit, z, i, p, alpha, c):
         cfg = self.config
-        if self.eps is not None:
-            a, c = (jnp.asarray(t, v.compute_dtype(z.dtype)) for t in (alpha, c))
-            return output_noise.with_noise(unit, z, self.eps[i], p[i], a, c)
+        if not self.deterministic and cfg.residual == "noise":
+            cdt = v.compute_dtype(z.dtype)
+            alpha, c = jnp.asarray(alpha, cdt), jnp.asarray(c, cdt)
+            return output_noise.with_noise(unit, z, self.noise(i, z.shape, cdt), p[i], alpha, c)
         return unit(
             z,
             self.keys[i],
@@ -185,7 +185,7 @@ def noisy_lstm_step(
     w = _cast(params, x.dtype)
     z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
     zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
-    units = _Units(config, key, len(LSTM_P), gate_c, tanh_c, deterministic, zi.shape, x.dtype)
+    units = _Units(config, key, len(LSTM_P), gate_c, tanh_c, deterministic)
     p = w["p"]
     i, f, o = units.gate(zi, 0, p), units.gate(zf, 1, p), units.gate(zo, 3, p)
     new_c = f * c + i * units.squash(zg, 2, p)
@@ -217,7 +217,7 @@ def noisy_gru_step(
     w = _cast(params, x.dtype)
     xr, xz, xn = jnp.split(x @ w["input_kernel"] + w["bias"], 3, axis=-1)
     hr, hz, hn = jnp.split(h @ w["recurrent_kernel"], 3, axis=-1)
-    units = _Units(config, key, len(GRU_P), gate_c, tanh_c, deterministic, xr.shape, x.dtype)
+    units = _Units(config, key, len(GRU_P), gate_c, tanh_c, deterministic)
     p = w["p"]
     r, z = units.gate(xr + hr, 0, p), units.gate(xz + hz, 1, p)
     zn = xn + r * (hn + w["recurrent_bias"])

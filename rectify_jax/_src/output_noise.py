@@ -89,8 +89,13 @@ def _h_u(unit, x):
 
 
 def sigma(delta, p, c):
-    """The noise scale :math:`c\\,(\\mathrm{sigmoid}(p\\Delta) - 1/2)^2` (shared with NANIL)."""
-    return c * (jax.nn.sigmoid(p * delta) - 0.5) ** 2
+    """The noise scale :math:`c\\,(\\mathrm{sigmoid}(p\\Delta) - 1/2)^2` (shared with NANIL).
+
+    Computed as :math:`\\frac c4 \\tanh^2(p\\Delta/2)`, the same function
+    (:math:`\\mathrm{sigmoid}(z) - \\frac12 = \\frac12\\tanh(z/2)`) with one cheap
+    transcendental instead of an exponential and a division.
+    """
+    return 0.25 * c * jnp.tanh(0.5 * p * delta) ** 2
 
 
 def _phi(unit, x, p, alpha, c, eps):
@@ -130,16 +135,17 @@ def gradient_paths(unit, x, eps, p, alpha, c, g) -> Paths:
     h, dh = jax.jvp(lambda t: unit.h(t).astype(x.dtype), (x,), (ones,))
     u, du = jax.jvp(lambda t: unit.u(t).astype(x.dtype), (x,), (ones,))
     delta = h - u
-    s = jax.nn.sigmoid(p * delta)
+    t = jnp.tanh(0.5 * p * delta)  # sigmoid(p Delta) - 1/2 = t / 2
     k = g * jnp.sign(delta) * jnp.sign(1 - alpha) * eps  # g * d(x) * eps
-    k_s = k * 2 * c * (s - 0.5) * s * (1 - s)  # g d eps dsigma/dz at z = p * Delta
+    # g d eps dsigma/dz at z = p Delta: 2c (s - 1/2) s (1 - s) = c t (1 - t^2) / 4
+    k_s = k * 0.25 * c * t * (1 - t * t)
     return Paths(
         linear=g * (1 - alpha) * du,
         nonlinear=g * alpha * dh,
         stochastic=k_s * p * (dh - du),
         p=k_s * delta,
         alpha=g * delta,
-        c=k * (s - 0.5) ** 2,
+        c=k * 0.25 * t * t,
     )
 
 
@@ -160,65 +166,12 @@ def _draw(key, x, options: Options, dtype):
 
 
 # --------------------------------------------------------------------------------------
-# The custom_vjp: forward, backward and defvjp together.
+# The custom_vjps: forward, backward and defvjp together. Both differentiate x, p, alpha
+# and c with the kernel above (reverse mode only); the noise and the key get no cotangent.
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _noisy(unit, options, x, key, p, alpha, c):
-    """phi(x, eps) with eps drawn from ``key``.
-
-    Differentiable in x, p, alpha and c (reverse mode only); the key gets no
-    cotangent (the backward returns None for it). Residuals: with
-    ``options.residual == "noise"`` the forward keeps (x, eps, p, alpha, c); with
-    ``"key"`` it keeps (x, key, p, alpha, c) and the backward draws eps again. Both
-    give identical gradients.
-    """
-    cdt = v.compute_dtype(x.dtype)
-    return _phi(unit, *_cast(cdt, x, p, alpha, c), _draw(key, x, options, cdt)).astype(x.dtype)
-
-
-def _noisy_fwd(unit, options, x, key, p, alpha, c):
-    cdt = v.compute_dtype(x.dtype)
-    eps = _draw(key, x, options, cdt)
-    out = _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
-    return out, (x, key if options.residual == "key" else eps, p, alpha, c)
-
-
-def _noisy_bwd(unit, options, res, g):
-    x, saved, p, alpha, c = res
-    cdt = v.compute_dtype(x.dtype)
-    eps = _draw(saved, x, options, cdt) if options.residual == "key" else saved
-    paths = gradient_paths(unit, *_cast(cdt, x), eps, *_cast(cdt, p, alpha, c, g))
-    gx = paths.nonlinear + paths.linear + paths.stochastic
-    return (
-        gx.astype(x.dtype),
-        None,
-        _sum_to_shape(paths.p, p),
-        _sum_to_shape(paths.alpha, alpha),
-        _sum_to_shape(paths.c, c),
-    )
-
-
-_noisy.defvjp(_noisy_fwd, _noisy_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _noisy_given(unit, x, eps, p, alpha, c):
-    """phi(x, eps) for noise ``eps`` drawn by the caller (a cell draws a whole step's at once).
-
-    Differentiable in x, p, alpha and c (reverse mode); ``eps`` gets no cotangent. The
-    forward keeps (x, eps, p, alpha, c), as ``residual="noise"`` does.
-    """
-    cdt = v.compute_dtype(x.dtype)
-    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps.astype(cdt)).astype(x.dtype)
-
-
-def _noisy_given_fwd(unit, x, eps, p, alpha, c):
-    return _noisy_given(unit, x, eps, p, alpha, c), (x, eps, p, alpha, c)
-
-
-def _noisy_given_bwd(unit, res, g):
-    x, eps, p, alpha, c = res
+def _cotangents(unit, res, eps, g):
+    x, _, p, alpha, c = res
     cdt = v.compute_dtype(x.dtype)
     paths = gradient_paths(unit, *_cast(cdt, x, eps, p, alpha, c, g))
     gx = paths.nonlinear + paths.linear + paths.stochastic
@@ -231,16 +184,59 @@ def _noisy_given_bwd(unit, res, g):
     )
 
 
-_noisy_given.defvjp(_noisy_given_fwd, _noisy_given_bwd)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _noisy(unit, x, eps, p, alpha, c):
+    """phi(x, eps) for given noise ``eps``; residuals: (x, eps, p, alpha, c).
+
+    This is ``residual="noise"``: the forward keeps the noise it was given (one extra
+    array of x's size) and the backward uses it.
+    """
+    cdt = v.compute_dtype(x.dtype)
+    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps.astype(cdt)).astype(x.dtype)
+
+
+def _noisy_fwd(unit, x, eps, p, alpha, c):
+    return _noisy(unit, x, eps, p, alpha, c), (x, eps, p, alpha, c)
+
+
+def _noisy_bwd(unit, res, g):
+    return _cotangents(unit, res, res[1], g)
+
+
+_noisy.defvjp(_noisy_fwd, _noisy_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _noisy_keyed(unit, options, x, key, p, alpha, c):
+    """phi(x, eps) with eps drawn from ``key``; residuals: (x, key, p, alpha, c).
+
+    This is ``residual="key"``: the forward keeps only the key and the backward draws
+    the same noise again (no extra array, one more RNG call). Same gradients as
+    :func:`_noisy` for the same noise.
+    """
+    cdt = v.compute_dtype(x.dtype)
+    return _noisy(unit, x, _draw(key, x, options, cdt), p, alpha, c)
+
+
+def _noisy_keyed_fwd(unit, options, x, key, p, alpha, c):
+    return _noisy_keyed(unit, options, x, key, p, alpha, c), (x, key, p, alpha, c)
+
+
+def _noisy_keyed_bwd(unit, options, res, g):
+    x, key = res[0], res[1]
+    return _cotangents(unit, res, _draw(key, x, options, v.compute_dtype(x.dtype)), g)
+
+
+_noisy_keyed.defvjp(_noisy_keyed_fwd, _noisy_keyed_bwd)
 
 
 def with_noise(unit: NoisyUnit, x, eps, p, alpha, c) -> jax.Array:
     """Output noise with the noise ``eps`` given (already ``|xi|`` for NAH), unchecked.
 
-    For callers that draw the noise of several units in one call (the recurrent cells);
-    same values and gradients as the keyed functions for the same ``eps``.
+    For callers that draw the noise themselves (the recurrent cells); the same values
+    and gradients as the keyed functions with ``residual="noise"`` for the same noise.
     """
-    return _noisy_given(unit, x, eps, p, alpha, c)
+    return _noisy(unit, x, eps, p, alpha, c)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -250,8 +246,10 @@ def _output_noise(unit, options, x, key, p, alpha, c):
         eps = noise_lib.NOISE_MEAN[options.noise]
     elif options.autodiff:
         eps = _draw(key, x, options, cdt)
+    elif options.residual == "key":
+        return _noisy_keyed(unit, options, x, key, p, alpha, c)
     else:
-        return _noisy(unit, options, x, key, p, alpha, c)
+        return _noisy(unit, x, _draw(key, x, options, cdt), p, alpha, c)
     return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
 
 
