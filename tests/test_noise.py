@@ -96,3 +96,21 @@ def test_fast_noise_depends_only_on_the_key_and_the_flat_index(key):
     assert noise.fast_normal(key, (8,), jnp.bfloat16).dtype == jnp.bfloat16
     with pytest.raises(ValueError, match="limited to 2\\*\\*32 elements"):
         noise.fast_bits(key, (2**16, 2**16))
+
+
+@pytest.mark.parametrize("generator", noise.GENERATORS)
+def test_tail_frequencies_beyond_3_and_4_standard_deviations(generator, key):
+    """P(|xi| > 3) = 2.70e-3 and P(|xi| > 4) = 6.33e-5 for N(0, 1); the observed
+    frequencies over n = 2^22 draws are within 5 binomial standard errors of them."""
+    from scipy.stats import norm
+
+    n = 2**22
+    xi = np.asarray(noise.sample(key, (n,), "normal", jnp.float32, generator))
+    for k in (3.0, 4.0):
+        p = 2 * norm.sf(k)
+        freq = np.mean(np.abs(xi) > k)
+        assert abs(freq - p) < 5 * np.sqrt(p * (1 - p) / n), (k, freq, p)
+    # and the two tails are symmetric: P(xi > 3) vs P(xi < -3)
+    up, down = np.mean(xi > 3.0), np.mean(xi < -3.0)
+    p = norm.sf(3.0)
+    assert abs(up - down) < 5 * np.sqrt(2 * p / n)
