@@ -63,6 +63,35 @@ def time_fn(
     return statistics.median(samples)
 
 
+def interleaved_times(
+    fns: dict[str, Callable[[], object]],
+    *,
+    repeats: int = 7,
+    min_seconds: float = 0.05,
+    warmup: int = 2,
+) -> dict[str, float]:
+    """Median seconds per call of each ``fn()``, timed in interleaved rounds.
+
+    Each round times every function once (enough calls to last ``min_seconds``), so
+    the functions are compared under the same conditions of a shared machine.
+    """
+    inner = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        t0 = time.perf_counter()
+        fn()
+        inner[name] = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-7)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
 def jax_timer(jitted, *args, **kw) -> float:
     return time_fn(lambda: block(jitted(*args)), **kw)
 

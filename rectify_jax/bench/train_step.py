@@ -59,11 +59,6 @@ def _step(kind, hidden, length, batch):
     return step, (variables["params"], opt_state, jax.random.key(3))
 
 
-def step_time(kind, hidden, length, batch, kw):
-    step, args = _step(kind, hidden, length, batch)
-    return common.jax_timer(step, *args, **kw)
-
-
 def step_memory(kind, hidden, length, batch) -> int | None:
     """XLA's compiled temporary memory of one train step, in bytes (compiled, not run)."""
     step, args = _step(kind, hidden, length, batch)
@@ -87,10 +82,15 @@ def run(
     kw = dict(repeats=repeats, min_seconds=min_seconds)
     times, memory, long_memory = {}, {}, {}
     for h in hiddens:
-        for kind in kinds:
-            name = f"{kind} @ {h}"
-            times[name] = step_time(kind, h, length, batch, kw)
-            memory[name] = step_memory(kind, h, length, batch)
+        steps = {f"{kind} @ {h}": _step(kind, h, length, batch) for kind in kinds}
+        # interleaved rounds: every kind is timed in every round, so a slow spell of a
+        # shared machine hits them all alike and the ratios stay comparable
+        times |= common.interleaved_times(
+            {name: (lambda f=f, a=a: common.block(f(*a))) for name, (f, a) in steps.items()},
+            **kw,
+        )
+        for name, (f, a) in steps.items():
+            memory[name] = common.memory_bytes(f, *a).get("temp_size_in_bytes")
             log(f"{name:<34} {common.fmt_time(times[name])}")
     if memory_length:
         for kind in kinds:
