@@ -159,13 +159,15 @@ def test_prelu_old_names_still_work_with_a_deprecation_warning():
         rjl.PReLU(negative_slope_init=0.5).init(jax.random.key(0), X)  # no warning
 
 
-def test_nnx_rngs_may_be_a_key_or_a_stream_for_layers_with_parameters(key):
+def test_nnx_rngs_may_be_a_key_or_a_stream_for_every_layer_with_parameters(key):
     for rngs in (key, nnx.RngStream(key, tag="noise"), nnx.Rngs(0)):
         layer = rjx.NoisyHardTanh(IN, rngs=rngs)
         assert layer.p[...].shape == (IN,)
         assert layer(X).shape == X.shape
         cell = rjx.NoisyGRUCell(IN, H, rngs=rngs)
         assert cell(cell.initialize_carry((B, IN)), X)[1].shape == (B, H)
+        irnn = rjx.IRNNCell(IN, H, rngs=rngs)
+        assert irnn(irnn.initialize_carry((B, IN), nnx.Rngs(0)), X)[1].shape == (B, H)
 
 
 def test_linen_cells_take_deterministic_as_attribute_or_call_argument(key):

@@ -267,11 +267,13 @@ class IRNNCell(nnx.SimpleCell):
         hidden_features: int,
         *,
         scale: float = 1.0,
-        rngs: nnx.Rngs,
+        rngs: RngSource,
         **kwargs,
     ):
         kwargs.setdefault("activation_fn", activations.relu)
         kwargs.setdefault("bias_init", nnx.initializers.zeros_init())
+        if not isinstance(rngs, nnx.Rngs):  # a key or an RngStream, as for the other layers
+            rngs = nnx.Rngs(params=_streams("IRNNCell", rngs, "noise")[0]())
         super().__init__(
             in_features, hidden_features, recurrent_kernel_init=identity(scale), rngs=rngs, **kwargs
         )
