@@ -44,6 +44,7 @@ def float_input(fn: str, x: ArrayLike, name: str = "x") -> jax.Array:
     return x
 
 
+@functools.cache
 def compute_dtype(dtype) -> np.dtype:
     """The dtype the math runs in: float32 for 16- and 32-bit inputs, float64 for float64."""
     return np.dtype(jnp.float64) if np.dtype(dtype) == np.float64 else np.dtype(jnp.float32)
@@ -55,6 +56,8 @@ def param(fn: str, name: str, value, x: jax.Array) -> jax.Array:
     Python numbers become arrays of the compute dtype (so ``alpha=1.15`` is not
     rounded to bfloat16); arrays keep their dtype, so their cotangents do too.
     """
+    if type(value) is float or type(value) is int:  # the common case, checked first
+        return _scalar(value, compute_dtype(x.dtype))
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{fn}: {name} must be a float or a floating-point array, got {value!r}")
     if isinstance(value, numbers.Real):
