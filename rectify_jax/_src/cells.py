@@ -28,7 +28,6 @@ from rectify_jax._src import activations, output_noise
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import blockwise
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
 
 # Roles pick the initialiser: "kernel", "recurrent", "bias" or "p". The third entry of a
@@ -94,12 +93,6 @@ class NoiseConfig:
     residual: str = "noise"
     generator: str = "jax"
     gates: str = "noisy"
-
-    def check(self, fn: str) -> None:
-        v.one_of(fn, "gates", self.gates, GATES)
-        v.one_of(fn, "noise", self.noise, noise_lib.NOISE_KINDS)
-        v.one_of(fn, "residual", self.residual, RESIDUALS)
-        v.one_of(fn, "generator", self.generator, noise_lib.GENERATORS)
 
 
 class _Units:

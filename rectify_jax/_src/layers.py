@@ -470,32 +470,6 @@ def _cell_config(o) -> cells.NoiseConfig:
     )
 
 
-def _cell(layout, step):
-    def params(o, in_features, hidden):
-        inits = {
-            "kernel": o.kernel_init,
-            "recurrent": o.recurrent_kernel_init,
-            "bias": o.bias_init,
-            "p": o.p_init,
-        }
-        return cells.layout_initializers(layout(in_features, hidden), inits)
-
-    def apply(o, params, state, carry, x, key, deterministic):
-        return step(
-            params,
-            carry,
-            x,
-            key,
-            gate_c=state["gate_c"],
-            tanh_c=state["tanh_c"],
-            config=_cell_config(o),
-            deterministic=deterministic,
-            with_preactivations=True,
-        )
-
-    return params, apply
-
-
 def _cell_state(o):
     return {
         "gate_c": default(o.gate_c, HARD_SIGMOID_UNIT.c),
@@ -523,52 +497,74 @@ _CELL_DOC = r"""{title}
     with hard or soft gates (same parameters; ``p`` unused), and training with
     ``deterministic=True`` trains the noisy units' expectation."""
 
-_lstm_params, _lstm_apply = _cell(cells.lstm_layout, cells.noisy_lstm_step)
-_gru_params, _gru_apply = _cell(cells.gru_layout, cells.noisy_gru_step)
-
 
 def _zeros(batch_shape, features, dtype):
     return jnp.zeros((*batch_shape, features), dtype)
 
 
-NOISY_LSTM_CELL = Layer(
-    name="NoisyLSTMCell",
-    doc=_CELL_DOC.format(
-        title="LSTM cell whose gates are noisy hard sigmoids and whose tanh units are noisy.",
-        math=r"i, f, o = \tilde\sigma(W_x x + W_h h + b), \quad g = \tilde t(\cdot), \quad "
-        r"c' = f c + i g, \quad h' = o\,\tilde t(c')",
-        flax="LSTMCell",
+def _cell(name, *, title, math, flax, carry_doc, layout, step, carry) -> Layer:
+    """A noisy recurrent cell: ``layout`` (parameter shapes and roles) and ``step`` (the
+    pure step of ``rectify_jax._src.cells``) with the options, state and docs they share."""
+
+    def params(o, in_features, hidden):
+        inits = {
+            "kernel": o.kernel_init,
+            "recurrent": o.recurrent_kernel_init,
+            "bias": o.bias_init,
+            "p": o.p_init,
+        }
+        return cells.layout_initializers(layout(in_features, hidden), inits)
+
+    def apply(o, params, state, carry, x, key, deterministic):
+        return step(
+            params,
+            carry,
+            x,
+            key,
+            gate_c=state["gate_c"],
+            tanh_c=state["tanh_c"],
+            config=_cell_config(o),
+            deterministic=deterministic,
+            with_preactivations=True,
+        )
+
+    return Layer(
+        name=name,
+        doc=_CELL_DOC.format(title=title, math=math, flax=flax) + f"\n\n    {carry_doc}",
+        apply=apply,
+        options=_cell_options(),
+        params=params,
+        state=_cell_state,
+        stochastic=True,
+        recurrent=True,
+        carry=carry,
+        draws_noise=lambda o: o.gates == "noisy",
+        example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
     )
-    + "\n\n    The carry is ``(c, h)``, as in flax's ``LSTMCell``.",
-    apply=_lstm_apply,
-    options=_cell_options(),
-    params=_lstm_params,
-    state=_cell_state,
-    stochastic=True,
-    recurrent=True,
+
+
+NOISY_LSTM_CELL = _cell(
+    "NoisyLSTMCell",
+    title="LSTM cell whose gates are noisy hard sigmoids and whose tanh units are noisy.",
+    math=r"i, f, o = \tilde\sigma(W_x x + W_h h + b), \quad g = \tilde t(\cdot), \quad "
+    r"c' = f c + i g, \quad h' = o\,\tilde t(c')",
+    flax="LSTMCell",
+    carry_doc="The carry is ``(c, h)``, as in flax's ``LSTMCell``.",
+    layout=cells.lstm_layout,
+    step=cells.noisy_lstm_step,
     carry=lambda batch, features, dtype: (_zeros(batch, features, dtype),) * 2,
-    draws_noise=lambda o: o.gates == "noisy",
-    example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
 )
 
-NOISY_GRU_CELL = Layer(
-    name="NoisyGRUCell",
-    doc=_CELL_DOC.format(
-        title="GRU cell whose gates are noisy hard sigmoids and whose candidate is noisy.",
-        math=r"r, z = \tilde\sigma(W_x x + W_h h + b), \quad "
-        r"n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h",
-        flax="GRUCell",
-    )
-    + "\n\n    The carry is ``h``; the gates follow flax's ``GRUCell``.",
-    apply=_gru_apply,
-    options=_cell_options(),
-    params=_gru_params,
-    state=_cell_state,
-    stochastic=True,
-    recurrent=True,
+NOISY_GRU_CELL = _cell(
+    "NoisyGRUCell",
+    title="GRU cell whose gates are noisy hard sigmoids and whose candidate is noisy.",
+    math=r"r, z = \tilde\sigma(W_x x + W_h h + b), \quad "
+    r"n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h",
+    flax="GRUCell",
+    carry_doc="The carry is ``h``; the gates follow flax's ``GRUCell``.",
+    layout=cells.gru_layout,
+    step=cells.noisy_gru_step,
     carry=_zeros,
-    draws_noise=lambda o: o.gates == "noisy",
-    example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
 )
 
 LAYERS: tuple[Layer, ...] = (
