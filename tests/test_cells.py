@@ -75,8 +75,9 @@ def _phi(h, u, z, eps, p, alpha, c):
 
 
 def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
-    """Unit i (i, f, g, o, cell output) draws its noise from split(key, 5)[i]; the custom
-    gradient equals autodiff of the written-out formula for that noise."""
+    """The gates i, f, g, o draw their noise as one (B, 4H) array from split(key, 2)[0],
+    the cell output from split(key, 2)[1]; the custom gradient equals autodiff of the
+    written-out formula for that noise."""
     lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal")
     c, h = carry
     x = XS[:, 0]
@@ -85,7 +86,9 @@ def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
     def by_hand(w):
         z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
         zi, zf, zg, zo = jnp.split(z, 4, -1)
-        eps = [jax.random.normal(k, zi.shape) for k in jax.random.split(key, 5)]
+        k_gates, k_cell = jax.random.split(key, 2)
+        eps = [*jnp.split(jax.random.normal(k_gates, z.shape), 4, -1)]
+        eps.append(jax.random.normal(k_cell, zi.shape))
         p = w["p"]
 
         def sig(z, i):
@@ -112,22 +115,27 @@ def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
 
 
-def test_noisy_lstm_with_the_key_residual_gives_each_unit_its_own_key(key):
-    """residual="key": unit i draws from split(key, 5)[i], and again in the backward pass."""
-    lcell, variables, _, carry = linen_and_nnx("lstm", noise="normal", residual="key")
-    w = variables["params"]
-    c, h = carry
-    x = XS[:, 0]
-    zi, zf, zg, zo = jnp.split(x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"], 4, -1)
-    ki, kf, kg, ko, kc = jax.random.split(key, 5)
-    p = w["p"]
-    sig = lambda z, k, p: rj.noisy_hard_sigmoid(z, k, p=p, noise="normal")  # noqa: E731
-    tanh = lambda z, k, p: rj.noisy_hard_tanh(z, k, p=p, noise="normal")  # noqa: E731
-    new_c = sig(zf, kf, p[1]) * c + sig(zi, ki, p[0]) * tanh(zg, kg, p[2])
-    new_h = sig(zo, ko, p[3]) * tanh(new_c, kc, p[4])
-    (got_c, got_h), _ = lcell.apply(variables, carry, x, rng=key)
-    np.testing.assert_allclose(got_c, new_c, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(got_h, new_h, rtol=1e-6, atol=1e-7)
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("generator", ["jax", "fast"])
+def test_the_key_residual_gives_the_same_values_and_gradients(kind, generator, key):
+    """residual="key" draws the same noise again in the backward pass: same step, same
+    gradients as keeping the noise."""
+    steps = {}
+    for residual in ("noise", "key"):
+        cell, variables, _, carry = linen_and_nnx(
+            kind, noise="normal", residual=residual, generator=generator
+        )
+
+        def loss(w, cell=cell, variables=variables, carry=carry):
+            out = cell.apply({**variables, "params": w}, carry, XS[:, 0], rng=key)[1]
+            return jnp.sum(out**2)
+
+        steps[residual] = jax.value_and_grad(loss)(variables["params"])
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+        steps["noise"],
+        steps["key"],
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -471,16 +479,17 @@ def test_hard_and_soft_gates_match_flax_cells_with_the_same_weights(kind):
 
 @pytest.mark.parametrize("generator", ["jax", "fast"])
 def test_a_steps_noise_is_independent_across_units_and_fixed_by_the_key(generator, key):
-    """The noise the cells' units draw in one step: independent across the five units and
-    the elements, standard normal, the same for the same key and different for another.
-    (Fresh noise at every time step comes from the per-step keys, tested above with rnn
-    and nnx.RNN.)"""
+    """The noise of one LSTM step: the gates' (B, 4H) draw and the cell output's (B, H)
+    draw, split into the five units, are independent across units and elements,
+    standard normal, the same for the same key and different for another. (Fresh noise
+    at every time step comes from the per-step keys, tested above with rnn and nnx.RNN.)"""
     config = cells.NoiseConfig(noise="normal", generator=generator)
-    shape = (64, 128)
+    batch, hidden = 64, 128
 
     def draw(k):
-        units = cells._Units(config, k, 5, 0.15, 0.5, False)
-        return jnp.stack([units.noise(i, shape, jnp.float32) for i in range(5)])
+        units = cells._Units(config, k, 0.15, 0.5, False)
+        gates = units.noise(0, (batch, 4 * hidden), jnp.float32)
+        return jnp.stack([*jnp.split(gates, 4, -1), units.noise(1, (batch, hidden), jnp.float32)])
 
     eps = np.asarray(draw(key), np.float64).reshape(5, -1)
     n = eps.shape[1]
@@ -492,3 +501,28 @@ def test_a_steps_noise_is_independent_across_units_and_fixed_by_the_key(generato
     assert abs(lag1) < 5 / np.sqrt(n)  # nor between neighbouring elements
     np.testing.assert_array_equal(draw(key), draw(key))
     assert not np.array_equal(draw(key), draw(jax.random.fold_in(key, 1)))
+
+
+@pytest.mark.parametrize("noise", rj.NOISE_KINDS)
+def test_a_noisy_hard_sigmoid_is_a_noisy_hard_tanh_scaled_and_shifted(noise, key):
+    """The identity the cells use to run gates and tanh units in one call: for the same
+    noise, noisy_hard_sigmoid(x; p, alpha, c) = 1/2 + 1/2 noisy_hard_tanh(x/2; p/2, alpha, 2c),
+    in value and in the gradients of x, p, alpha and c."""
+    x = jnp.linspace(-8.0, 8.0, 401)
+    p, alpha, c = 0.7, 1.1, 0.15
+
+    def sig(x, p, alpha, c):
+        return rj.noisy_hard_sigmoid(x, key, p=p, alpha=alpha, c=c, noise=noise)
+
+    def via_tanh(x, p, alpha, c):
+        y = rj.noisy_hard_tanh(x / 2, key, p=p / 2, alpha=alpha, c=2 * c, noise=noise)
+        return 0.5 + 0.5 * y
+
+    np.testing.assert_allclose(sig(x, p, alpha, c), via_tanh(x, p, alpha, c), rtol=1e-6, atol=1e-7)
+    for f in (sig, via_tanh):
+        assert not np.allclose(f(x, p, alpha, c), rj.hard_sigmoid(x))  # the noise is on
+    grads = [
+        jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=(0, 1, 2, 3))(x, p, alpha, c)
+        for f in (sig, via_tanh)
+    ]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), *grads)

@@ -95,57 +95,79 @@ class NoiseConfig:
     gates: str = "noisy"
 
 
-class _Units:
-    """The noisy gate and squashing functions of one step, with their noise.
+_CONTROLS = {
+    "hard": (activations.hard_sigmoid, activations.hard_tanh),
+    "soft": (activations.sigmoid, activations.tanh),
+}
+"""The (gate, squashing) functions of ``gates="hard"`` and ``gates="soft"``."""
 
-    Unit ``i`` of a step draws its noise from ``split(key, n)[i]``: independent across
-    units, elements and steps (each step has its own key), and fixed by the key. With
-    ``residual="noise"`` the drawn noise is kept for the backward pass; with ``"key"``
-    the unit draws it again there. (Drawing all the units' noise in one call, or
-    batching the gates into one call, was measured no faster on CPU: see BENCHMARKS.md.)
+
+class _Units:
+    r"""The noisy gate and squashing units of one step, with their noise.
+
+    A step applies its units in two calls, each over a whole block of pre-activations:
+    the units that read the matrix product (LSTM: i, f, g, o; GRU: r, z) in one call
+    and the unit that reads the cell update (LSTM: the cell output; GRU: the
+    candidate) in another. Each call draws its noise for all its elements from its own
+    key, ``split(key, 2)[call]``: independent across units (columns), elements and
+    steps (each step has its own key), and fixed by the key.
+
+    One call serves gates and tanh units together because a noisy hard sigmoid is an
+    affine image of a noisy hard tanh: for the same noise,
+
+    .. math::
+      \tilde\sigma(x; p, \alpha, c) = \tfrac12 + \tfrac12\,\tilde t(x/2;\ p/2, \alpha, 2c)
+
+    (:math:`h`, :math:`u` and :math:`\Delta` of the hard sigmoid are those of the hard
+    tanh at :math:`x/2`, halved and shifted), so each column gets a scale ``m`` (1/2 for
+    a gate, 1 for a tanh unit) and its own ``p``, ``alpha`` and ``c``. On a CPU this
+    runs the step in fewer, larger XLA operations than one call per unit (measured in
+    BENCHMARKS.md). With ``residual="noise"`` the drawn noise is kept for the backward
+    pass; with ``"key"`` the call draws it again there.
     """
 
-    def __init__(self, config, key, n, gate_c, tanh_c, deterministic):
+    def __init__(self, config, key, gate_c, tanh_c, deterministic):
         self.config, self.gate_c, self.tanh_c = config, gate_c, tanh_c
         self.deterministic = deterministic or config.gates != "noisy"
-        self.keys = [None] * n if self.deterministic else list(jax.random.split(key, n))
+        self.keys = None if self.deterministic else jax.random.split(key, 2)
 
-    def noise(self, i, shape, dtype):
-        """The noise of unit ``i`` (``|xi|`` for NAH) for pre-activations of ``shape``."""
+    def noise(self, call, shape, dtype):
+        """The noise of call ``call`` (``|xi|`` for NAH) for pre-activations of ``shape``."""
         cfg = self.config
-        return noise_lib.sample(self.keys[i], shape, cfg.noise, dtype, cfg.generator)
+        return noise_lib.sample(self.keys[call], shape, cfg.noise, dtype, cfg.generator)
 
-    def _apply(self, unit, z, i, p, alpha, c):
+    def __call__(self, z, kinds, p, call):
+        """The units ``kinds`` (``"gate"`` or ``"squash"``) applied to the equal blocks of
+        ``z``'s last axis, each block with its row of ``p``; returns the blocks."""
         cfg = self.config
-        if not self.deterministic and cfg.residual == "noise":
-            cdt = v.compute_dtype(z.dtype)
-            alpha, c = jnp.asarray(alpha, cdt), jnp.asarray(c, cdt)
-            return output_noise.with_noise(unit, z, self.noise(i, z.shape, cdt), p[i], alpha, c)
-        return unit(
-            z,
-            self.keys[i],
-            p=p[i],
-            alpha=alpha,
-            c=c,
-            noise=cfg.noise,
-            deterministic=self.deterministic,
-            residual=cfg.residual,
-            generator=cfg.generator,
-        )
+        n = len(kinds)
+        if cfg.gates != "noisy":
+            gate_fn, squash_fn = _CONTROLS[cfg.gates]
+            blocks = jnp.split(z, n, axis=-1)
+            return [gate_fn(b) if k == "gate" else squash_fn(b) for k, b in zip(kinds, blocks)]
+        cdt = v.compute_dtype(z.dtype)
+        width = z.shape[-1] // n
 
-    def gate(self, z, i, p):
-        if self.config.gates == "hard":
-            return activations.hard_sigmoid(z)
-        if self.config.gates == "soft":
-            return activations.sigmoid(z)
-        return self._apply(HARD_SIGMOID_UNIT, z, i, p, self.config.gate_alpha, self.gate_c)
+        def columns(values):
+            return jnp.concatenate([jnp.full((width,), value, cdt) for value in values])
 
-    def squash(self, z, i, p):
-        if self.config.gates == "hard":
-            return activations.hard_tanh(z)
-        if self.config.gates == "soft":
-            return activations.tanh(z)
-        return self._apply(HARD_TANH_UNIT, z, i, p, self.config.tanh_alpha, self.tanh_c)
+        gate = [k == "gate" for k in kinds]
+        m = columns(0.5 if g else 1.0 for g in gate)
+        alpha = columns(cfg.gate_alpha if g else cfg.tanh_alpha for g in gate)
+        c = columns(self.gate_c if g else self.tanh_c for g in gate) / m
+        pm = jnp.reshape(p, (-1,)).astype(cdt) * m
+        x = z * m.astype(z.dtype) if any(gate) else z
+        if self.deterministic:
+            y = output_noise.expected(HARD_TANH_UNIT, x, pm, alpha, c, cfg.noise)
+        elif cfg.residual == "key":
+            options = output_noise.Options(cfg.noise, cfg.generator, "key")
+            y = output_noise.with_key(HARD_TANH_UNIT, options, x, self.keys[call], pm, alpha, c)
+        else:
+            eps = self.noise(call, x.shape, cdt)
+            y = output_noise.with_noise(HARD_TANH_UNIT, x, eps, pm, alpha, c)
+        if any(gate):
+            y = (1 - m).astype(z.dtype) + m.astype(z.dtype) * y
+        return jnp.split(y, n, axis=-1)
 
 
 def _cast(params, dtype):
@@ -177,13 +199,13 @@ def noisy_lstm_step(
     c, h = carry
     w = _cast(params, x.dtype)
     z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
-    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
-    units = _Units(config, key, len(LSTM_P), gate_c, tanh_c, deterministic)
+    units = _Units(config, key, gate_c, tanh_c, deterministic)
     p = w["p"]
-    i, f, o = units.gate(zi, 0, p), units.gate(zf, 1, p), units.gate(zo, 3, p)
-    new_c = f * c + i * units.squash(zg, 2, p)
-    new_h = o * units.squash(new_c, 4, p)
-    pre = dict(zip(LSTM_P, (zi, zf, zg, zo, new_c), strict=True))
+    i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), p[:4], 0)
+    new_c = f * c + i * g
+    (t,) = units(new_c, ("squash",), p[4:], 1)
+    new_h = o * t
+    pre = dict(zip(LSTM_P, (*jnp.split(z, 4, axis=-1), new_c), strict=True))
     return ((new_c, new_h), new_h, pre) if with_preactivations else ((new_c, new_h), new_h)
 
 
@@ -208,12 +230,15 @@ def noisy_gru_step(
     With ``with_preactivations=True`` also returns the inputs of the three noisy units.
     """
     w = _cast(params, x.dtype)
-    xr, xz, xn = jnp.split(x @ w["input_kernel"] + w["bias"], 3, axis=-1)
-    hr, hz, hn = jnp.split(h @ w["recurrent_kernel"], 3, axis=-1)
-    units = _Units(config, key, len(GRU_P), gate_c, tanh_c, deterministic)
+    xs = x @ w["input_kernel"] + w["bias"]
+    hs = h @ w["recurrent_kernel"]
+    hidden = h.shape[-1]
+    zrz = xs[..., : 2 * hidden] + hs[..., : 2 * hidden]
+    units = _Units(config, key, gate_c, tanh_c, deterministic)
     p = w["p"]
-    r, z = units.gate(xr + hr, 0, p), units.gate(xz + hz, 1, p)
-    zn = xn + r * (hn + w["recurrent_bias"])
-    new_h = (1 - z) * units.squash(zn, 2, p) + z * h
-    pre = dict(zip(GRU_P, (xr + hr, xz + hz, zn), strict=True))
+    r, z = units(zrz, ("gate", "gate"), p[:2], 0)
+    zn = xs[..., 2 * hidden :] + r * (hs[..., 2 * hidden :] + w["recurrent_bias"])
+    (n,) = units(zn, ("squash",), p[2:], 1)
+    new_h = (1 - z) * n + z * h
+    pre = dict(zip(GRU_P, (*jnp.split(zrz, 2, axis=-1), zn), strict=True))
     return (new_h, new_h, pre) if with_preactivations else (new_h, new_h)

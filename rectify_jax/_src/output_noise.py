@@ -239,18 +239,31 @@ def with_noise(unit: NoisyUnit, x, eps, p, alpha, c) -> jax.Array:
     return _noisy(unit, x, eps, p, alpha, c)
 
 
+def with_key(unit: NoisyUnit, options: Options, x, key, p, alpha, c) -> jax.Array:
+    """Output noise drawn from ``key`` inside, kept as the key for the backward pass
+    (``residual="key"``), unchecked; the same values and gradients as
+    :func:`with_noise` with the noise ``noise_lib.sample(key, x.shape, ...)``."""
+    return _noisy_keyed(unit, options, x, key, p, alpha, c)
+
+
+def expected(unit: NoisyUnit, x, p, alpha, c, noise: str) -> jax.Array:
+    """The test-time function: the noise replaced by its mean, plain autodiff, unchecked."""
+    cdt = v.compute_dtype(x.dtype)
+    eps = noise_lib.NOISE_MEAN[noise]
+    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _output_noise(unit, options, x, key, p, alpha, c):
     cdt = v.compute_dtype(x.dtype)
     if options.deterministic:
-        eps = noise_lib.NOISE_MEAN[options.noise]
-    elif options.autodiff:
-        eps = _draw(key, x, options, cdt)
-    elif options.residual == "key":
-        return _noisy_keyed(unit, options, x, key, p, alpha, c)
-    else:
-        return _noisy(unit, x, _draw(key, x, options, cdt), p, alpha, c)
-    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
+        return expected(unit, x, p, alpha, c, options.noise)
+    if options.residual == "key" and not options.autodiff:
+        return with_key(unit, options, x, key, p, alpha, c)
+    eps = _draw(key, x, options, cdt)
+    if options.autodiff:
+        return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
+    return _noisy(unit, x, eps, p, alpha, c)
 
 
 _FORWARD_MODE_HINT = (
