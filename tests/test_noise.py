@@ -114,3 +114,49 @@ def test_tail_frequencies_beyond_3_and_4_standard_deviations(generator, key):
     up, down = np.mean(xi > 3.0), np.mean(xi < -3.0)
     p = norm.sf(3.0)
     assert abs(up - down) < 5 * np.sqrt(2 * p / n)
+
+
+# --------------------------------------------------------------------------------------
+# generator="jax": jax.random's numbers, from the written-out threefry on float32.
+
+SHAPES = [(), (1,), (7,), (3, 5), (64, 128), (1000, 3), (2, 3, 4), (2**16 + 3,)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_jax_generator_gives_jax_random_normal_bit_for_bit(shape):
+    for seed in (0, 1, 2**31 + 5):
+        for make_key in (jax.random.key, jax.random.PRNGKey):
+            k = make_key(seed)
+            want = np.asarray(jax.random.normal(k, shape))
+            typed = noise.as_key("t", k)
+            np.testing.assert_array_equal(np.asarray(noise.jax_normal(typed, shape)), want)
+            jitted = jax.jit(lambda k, s=shape: noise.jax_normal(k, s))(typed)
+            np.testing.assert_array_equal(np.asarray(jitted), want)
+
+
+def test_threefry_matches_jax_on_known_and_random_counters():
+    """The written-out hash equals JAX's threefry2x32 (whose known-answer tests come from
+    Random123) on edge-case and random keys and counters."""
+    from jax.extend.random import threefry2x32_p
+
+    words = np.array([0, 1, 0x1BD11BDA, 0xFFFFFFFF, 0x13198A2E, 0x03707344], np.uint32)
+    rng = np.random.default_rng(0)
+    for k0, k1 in [(0, 0), (0xFFFFFFFF, 0xFFFFFFFF), *rng.integers(0, 2**32, (4, 2))]:
+        x0 = np.concatenate([words, rng.integers(0, 2**32, 200, dtype=np.uint32)])
+        x1 = np.roll(x0, 3)
+        k0, k1 = np.uint32(k0), np.uint32(k1)
+        got = noise.threefry2x32(k0, k1, jnp.asarray(x0), jnp.asarray(x1))
+        want = threefry2x32_p.bind(jnp.uint32(k0), jnp.uint32(k1), jnp.asarray(x0), jnp.asarray(x1))
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_other_keys_and_dtypes_fall_back_to_jax_random():
+    """Keys of other implementations and float64 noise call jax.random itself."""
+    rbg = jax.random.key(0, impl="rbg")
+    np.testing.assert_array_equal(noise.jax_normal(rbg, (5, 3)), jax.random.normal(rbg, (5, 3)))
+    with jax.enable_x64(True):
+        k = jax.random.key(1)
+        got = noise.jax_normal(k, (4,), jnp.float64)
+        assert got.dtype == jnp.float64
+        np.testing.assert_array_equal(got, jax.random.normal(k, (4,), jnp.float64))

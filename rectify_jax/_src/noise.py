@@ -124,16 +124,80 @@ def fast_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
     return (math.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0)).astype(dtype)
 
 
+# --------------------------------------------------------------------------------------
+# jax.random's numbers, computed faster on CPU.
+#
+# On the CPU backend JAX lowers threefry2x32 as a rolled loop over its five groups of
+# rounds (short compile times), which XLA runs as a while loop of separate kernels: about
+# ten times slower than the same hash written out, which XLA fuses into one elementwise
+# kernel with its consumers (measured in BENCHMARKS.md). The functions below write the
+# hash out and rebuild jax.random.normal from it where the numbers are known to be the
+# same (threefry2x32 keys, partitionable bits, float32); every other case calls
+# jax.random. Tests compare them with jax.random.normal bit for bit. (Uniforms on other
+# ranges than the normal's are left to jax.random: there the last bit of
+# floats * (max - min) + min depends on how XLA compiles the caller.)
+
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_THREEFRY_PARITY = 0x1BD11BDA
+
+
+def _rotl(x, r: int):
+    return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
+
+
+def threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32 with 20 rounds (Salmon et al. 2011, Random123), written out.
+
+    ``(k0, k1)`` is the key, ``(x0, x1)`` the counters (uint32 arrays); returns the two
+    output words, the same as JAX's ``threefry2x32`` primitive.
+    """
+    ks = (k0, k1, k0 ^ k1 ^ jnp.uint32(_THREEFRY_PARITY))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for group in range(5):
+        for r in _THREEFRY_ROTATIONS[group % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(group + 1) % 3]
+        x1 = x1 + ks[(group + 2) % 3] + jnp.uint32(group + 1)
+    return x0, x1
+
+
+def _same_bits_as_jax(key, dtype) -> bool:
+    return (
+        jnp.dtype(dtype) == jnp.float32
+        and str(jax.random.key_impl(key)) == "threefry2x32"
+        and jax.config.jax_threefry_partitionable
+    )
+
+
+def jax_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+    """``jax.random.normal(key, shape, dtype)``, bit for bit, faster on CPU for float32.
+
+    For a threefry2x32 key with partitionable bits and fewer than 2**32 elements, the
+    element with flat index ``i`` hashes the counter ``(0, i)``, keeps the xor of the two
+    output words, and maps it as ``jax.random.normal`` does: 23 bits to a uniform on
+    [-1 + ulp, 1), then ``sqrt(2) erf_inv``. Anything else calls ``jax.random.normal``.
+    """
+    size = math.prod(shape)
+    if not _same_bits_as_jax(key, dtype) or size >= 2**32:
+        return jax.random.normal(key, shape, dtype)
+    data = jax.random.key_data(key)
+    i = jax.lax.iota(jnp.uint32, size).reshape(shape)
+    b0, b1 = threefry2x32(data[0], data[1], jnp.zeros_like(i), i)
+    one = np.array(1.0, np.float32).view(np.uint32)
+    floats = jax.lax.bitcast_convert_type(((b0 ^ b1) >> jnp.uint32(9)) | one, jnp.float32)
+    lo = np.nextafter(np.float32(-1.0), np.float32(0.0))
+    u = jnp.maximum(lo, (floats - np.float32(1.0)) * (np.float32(1.0) - lo) + lo)
+    return np.float32(math.sqrt(2.0)) * jax.lax.erf_inv(u)
+
+
 def sample(key: jax.Array, shape, kind: str, dtype, generator: str = "jax") -> jax.Array:
     """Draws eps: ``xi`` (``"normal"``) or ``|xi|`` (``"half_normal"``), ``xi ~ N(0, 1)``.
 
-    ``generator="jax"`` uses ``jax.random.normal``; ``generator="fast"`` uses :func:`fast_normal`.
+    ``generator="jax"`` gives ``jax.random.normal``'s numbers (via :func:`jax_normal`);
+    ``generator="fast"`` uses :func:`fast_normal`.
     """
-    xi = (
-        fast_normal(key, shape, dtype)
-        if generator == "fast"
-        else jax.random.normal(key, shape, dtype)
-    )
+    xi = fast_normal(key, shape, dtype) if generator == "fast" else jax_normal(key, shape, dtype)
     return jnp.abs(xi) if kind == "half_normal" else xi
 
 
