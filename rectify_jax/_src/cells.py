@@ -143,8 +143,8 @@ class _Units:
         n = len(kinds)
         if cfg.gates != "noisy":
             gate_fn, squash_fn = _CONTROLS[cfg.gates]
-            blocks = jnp.split(z, n, axis=-1)
-            return [gate_fn(b) if k == "gate" else squash_fn(b) for k, b in zip(kinds, blocks)]
+            blocks = zip(kinds, jnp.split(z, n, axis=-1), strict=True)
+            return [gate_fn(b) if k == "gate" else squash_fn(b) for k, b in blocks]
         cdt = v.compute_dtype(z.dtype)
         width = z.shape[-1] // n
 

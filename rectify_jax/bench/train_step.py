@@ -216,9 +216,7 @@ def execute(args: argparse.Namespace) -> int:
         "\nNoisy / hard step (time ratios, lower is better). The noise-alone rows draw only the"
         " noise of the forward pass, per step as the cell does, and nothing else: the part of"
         " the noisy step's extra time that only a faster generator can remove.\n\n"
-    ) + "\n".join(
-        f"- {k}: {v:.2f}" for k, v in result["ratios"].items()
-    )
+    ) + "\n".join(f"- {k}: {v:.2f}" for k, v in result["ratios"].items())
     print(md)
     common.write(args.out, "train_step", result, md + "\n")
     return 0
