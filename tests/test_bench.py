@@ -44,10 +44,15 @@ def test_train_step_benchmark_and_cli(tmp_path, capsys):
         log=lambda *a: None,
         memory_length=5,
     )
-    assert set(result["times"]) == {"soft @ 4", "hard @ 4", "noisy (NAH) @ 4"}
+    floors = [f"{name} @ 4" for name in train_step.FLOORS]  # the noise drawn alone
+    assert set(result["times"]) == {"soft @ 4", "hard @ 4", "noisy (NAH) @ 4", *floors}
     assert set(result["long_memory"]) == {"hard", "noisy (NAH)"}
     assert "| hard @ 4 |" in train_step.markdown(result)
-    assert list(train_step.ratios(result)) == ["noisy (NAH) / hard, hidden 4"]
+    assert list(train_step.ratios(result)) == [
+        "noisy (NAH) / hard, hidden 4",
+        "noise alone (jax.random) / hard, hidden 4",
+        "noise alone (fast) / hard, hidden 4",
+    ]
     code = cli.main(
         [
             "bench",

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 import rectify_jax as rj
+from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import registry
 from rectify_jax.bench import common
 
@@ -134,7 +135,11 @@ def comparisons(rows: list[dict], log2n: int = 22, dtype: str = "float32") -> di
     if r is not None:
         if "torch_rng_floor" in r:
             out["fast_normal / torch.randn"] = r["fast_rng_floor"] / r["torch_rng_floor"]
-            out["jax.random.normal / torch.randn"] = r["rng_floor"] / r["torch_rng_floor"]
+            out["generator='jax' normal / torch.randn"] = r["rng_floor"] / r["torch_rng_floor"]
+            if "jax_random_floor" in r:
+                out["jax.random.normal / torch.randn"] = (
+                    r["jax_random_floor"] / r["torch_rng_floor"]
+                )
         out["fast_normal / numpy standard_normal"] = r["fast_rng_floor"] / r["numpy_rng_floor"]
     return out
 
@@ -185,7 +190,12 @@ def run(
             x = (3 * jax.random.normal(jax.random.key(1), (n,))).astype(dtype)
             itemsize = jnp.dtype(dtype).itemsize
             floor = common.jax_timer(jax.jit(lambda x: -x), x, **kw)
+            # the default generator's draw (jax.random.normal's numbers, computed by
+            # rectify_jax's written-out threefry) and jax.random.normal itself
             rng_floor = common.jax_timer(
+                jax.jit(lambda k, n=n: noise_lib.jax_normal(k, (n,))), key, **kw
+            )
+            jax_random_floor = common.jax_timer(
                 jax.jit(lambda k, n=n: jax.random.normal(k, (n,))), key, **kw
             )
             fast_floor = common.jax_timer(
@@ -197,6 +207,7 @@ def run(
                 n=n,
                 copy_floor=floor,
                 rng_floor=rng_floor,
+                jax_random_floor=jax_random_floor,
                 fast_rng_floor=fast_floor,
                 **_other_rng_floors(torch, n, kw),
             )
@@ -286,15 +297,17 @@ def markdown(result: dict) -> str:
     floors = {(r["dtype"], r["log2n"]): r for r in rows}
     lines += [
         "",
-        "| dtype | n | copy floor (-x) | jax.random.normal | fast_normal | torch.randn (float32) "
-        "| numpy standard_normal (float32) |",
-        "|---|---|---|---|---|---|---|",
+        "| dtype | n | copy floor (-x) | generator='jax' normal | jax.random.normal "
+        "| fast_normal | torch.randn (float32) | numpy standard_normal (float32) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (dtype, log2n), r in floors.items():
         torch_floor = common.fmt_time(r["torch_rng_floor"]) if "torch_rng_floor" in r else "-"
+        jax_random = common.fmt_time(r["jax_random_floor"]) if "jax_random_floor" in r else "-"
         lines.append(
             f"| {dtype} | 2^{log2n} | {common.fmt_time(r['copy_floor'])} | "
-            f"{common.fmt_time(r['rng_floor'])} | {common.fmt_time(r['fast_rng_floor'])} | "
+            f"{common.fmt_time(r['rng_floor'])} | {jax_random} | "
+            f"{common.fmt_time(r['fast_rng_floor'])} | "
             f"{torch_floor} | {common.fmt_time(r['numpy_rng_floor'])} |"
         )
     return "\n".join(lines) + "\n"
