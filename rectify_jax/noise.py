@@ -1,17 +1,26 @@
 """Noise generators for the stochastic and noisy activations.
 
-Every function that draws noise takes ``generator="jax"`` (default: ``jax.random``)
-or ``generator="fast"``: a counter-based generator seeded from the same key, in
-which element ``i`` of the noise is a keyed hash of ``i`` alone. It costs a few
+Every function that draws noise takes ``generator="jax"`` (default: ``jax.random``'s
+numbers) or ``generator="fast"``: a counter-based generator seeded from the same key,
+in which element ``i`` of the noise is a keyed hash of ``i`` alone. It costs a few
 integer operations and an inverse error function per element instead of a
 threefry block, and its values are the same however the array is sharded,
 batched or split across devices. Its uniforms have 24 bits of resolution, so the
 normal tails are cut at about 5.3 standard deviations.
 
+With ``generator="jax"`` the normal noise is :func:`jax_normal`: the numbers of
+``jax.random.normal``, bit for bit, computed from a written-out threefry2x32 that XLA
+fuses into one kernel (JAX's own CPU lowering runs the hash as a loop of separate
+kernels, several times slower); keys of other implementations and float64 noise go
+to ``jax.random.normal`` itself.
+
 Examples:
   >>> from rectify_jax import noise
   >>> xi = noise.fast_normal(jax.random.key(0), (4, 3))
   >>> bool(jnp.all(xi.reshape(-1) == noise.fast_normal(jax.random.key(0), (12,))))
+  True
+  >>> key = jax.random.key(1)
+  >>> bool(jnp.all(noise.jax_normal(key, (5,)) == jax.random.normal(key, (5,))))
   True
 """
 
@@ -22,6 +31,7 @@ from rectify_jax._src.noise import NOISE_STD as NOISE_STD
 from rectify_jax._src.noise import fast_bits as fast_bits
 from rectify_jax._src.noise import fast_normal as fast_normal
 from rectify_jax._src.noise import fast_uniform as fast_uniform
+from rectify_jax._src.noise import jax_normal as jax_normal
 from rectify_jax._src.noise import sample as sample
 
 __all__ = [
@@ -32,5 +42,6 @@ __all__ = [
     "fast_bits",
     "fast_normal",
     "fast_uniform",
+    "jax_normal",
     "sample",
 ]

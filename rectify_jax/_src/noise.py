@@ -177,7 +177,22 @@ def jax_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
     element with flat index ``i`` hashes the counter ``(0, i)``, keeps the xor of the two
     output words, and maps it as ``jax.random.normal`` does: 23 bits to a uniform on
     [-1 + ulp, 1), then ``sqrt(2) erf_inv``. Anything else calls ``jax.random.normal``.
+
+    Args:
+      key: a PRNG key (``jax.random.key(seed)`` or ``jax.random.PRNGKey(seed)``).
+      shape: the shape of the result.
+      dtype: a floating-point dtype (default float32).
+
+    Returns:
+      Standard normal samples, equal to ``jax.random.normal(key, shape, dtype)``.
+
+    Examples:
+      >>> key = jax.random.key(0)
+      >>> bool(jnp.all(rj.noise.jax_normal(key, (2, 3)) == jax.random.normal(key, (2, 3))))
+      True
     """
+    key = as_key("jax_normal", key)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
     size = math.prod(shape)
     if not _same_bits_as_jax(key, dtype) or size >= 2**32:
         return jax.random.normal(key, shape, dtype)
