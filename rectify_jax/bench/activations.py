@@ -154,18 +154,28 @@ def eager_overhead(shape=(64, 128), repeats=7, min_seconds=0.05) -> dict:
     x = jax.random.normal(jax.random.key(1), shape)
     key = jax.random.key(0)
     out = {}
+    # each pair is timed in interleaved rounds: these are a few microseconds either way
     for entry in registry.ACTIVATIONS:
         if entry.jax_nn is None:
             continue
-        ours = common.time_fn(lambda f=entry.call: common.block(f(x, key)), **kw)
-        theirs = common.time_fn(lambda f=entry.jax_nn: common.block(f(x)), **kw)
-        out[f"eager {entry.name} / eager jax.nn twin, {shape}"] = ours / theirs
+        t = common.interleaved_times(
+            {
+                "ours": lambda f=entry.call: common.block(f(x, key)),
+                "theirs": lambda f=entry.jax_nn: common.block(f(x)),
+            },
+            **kw,
+        )
+        out[f"eager {entry.name} / eager jax.nn twin, {shape}"] = t["ours"] / t["theirs"]
     for entry in registry.ACTIVATIONS:
         if entry.stochastic:
-            jitted = jax.jit(entry.call)
-            eager = common.time_fn(lambda f=entry.call: common.block(f(x, key)), **kw)
-            traced = common.time_fn(lambda f=jitted: common.block(f(x, key)), **kw)
-            out[f"eager {entry.name} / the same call jitted, {shape}"] = eager / traced
+            t = common.interleaved_times(
+                {
+                    "eager": lambda f=entry.call: common.block(f(x, key)),
+                    "jitted": lambda f=jax.jit(entry.call): common.block(f(x, key)),
+                },
+                **kw,
+            )
+            out[f"eager {entry.name} / the same call jitted, {shape}"] = t["eager"] / t["jitted"]
     return out
 
 
