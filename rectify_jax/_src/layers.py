@@ -485,8 +485,11 @@ _CELL_DOC = r"""{title}
     as in the LSTM experiments of Gulcehre et al. (2016): :math:`\tilde\sigma` is the
     noisy hard sigmoid, :math:`\tilde t` the noisy hard tanh, each unit with its own
     learned ``p`` per hidden unit; the noise scales ``gate_c`` and ``tanh_c`` are state
-    (annealed, not trained). Each step also reports the inputs of its noisy units
-    (named as the gates), for diagnostics.
+    (annealed, not trained). A step applies its noisy units in two calls, the units
+    that read the matrix product together and then the one after the update, each
+    drawing its noise from its own half of the step's key: independent across units,
+    elements and steps, and fixed by the key. Each step also reports the inputs of its
+    noisy units (named as the gates), for diagnostics.
 
     Initialisation follows flax's ``{flax}``: ``kernel_init`` (LeCun normal) and
     ``recurrent_kernel_init`` (orthogonal) are applied to each gate's block of the fused
