@@ -487,7 +487,7 @@ _CELL_DOC = r"""{title}
     learned ``p`` per hidden unit; the noise scales ``gate_c`` and ``tanh_c`` are state
     (annealed, not trained). A step applies its noisy units in two calls, the units
     that read the matrix product together and then the one after the update, each
-    drawing its noise from its own half of the step's key: independent across units,
+    drawing its noise from its own key, split from the step's: independent across units,
     elements and steps, and fixed by the key. Each step also reports the inputs of its
     noisy units (named as the gates), for diagnostics.
 
