@@ -148,6 +148,9 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: SIGINT at its default, even when the tests run in a background
+        # job (which starts with SIGINT ignored, and a child inherits that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seed0 = out / "noisy_mixture" / "seed0.json"
     deadline = time.time() + 240
