@@ -132,11 +132,17 @@ def test_interrupt_prints_one_line_and_exits_130(monkeypatch, tmp_path, capsys):
 def test_ctrl_c_during_training_has_no_traceback(tmp_path):
     """A real SIGINT while a seed trains: one line, exit 130, finished seeds kept."""
     out = tmp_path / "res"
+    # As from a terminal: Ctrl-C raises KeyboardInterrupt even when the tests run in a
+    # background job (which starts with SIGINT ignored, and a child inherits that).
+    as_from_a_terminal = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'rectify-jax'; runpy.run_module('rectify_jax.cli', run_name='__main__')"
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "rectify_jax.cli",
+            "-c",
+            as_from_a_terminal,
             "reproduce",
             "noisy_mixture",
             "--out",
@@ -148,9 +154,6 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # as from a terminal: SIGINT at its default, even when the tests run in a background
-        # job (which starts with SIGINT ignored, and a child inherits that)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seed0 = out / "noisy_mixture" / "seed0.json"
     deadline = time.time() + 240
