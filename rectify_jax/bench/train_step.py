@@ -16,6 +16,7 @@ import optax
 import rectify_jax as rj
 from rectify_jax import linen as rjl
 from rectify_jax._src import cells
+from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
 from rectify_jax.bench import common
 
 CELLS = {
@@ -70,7 +71,7 @@ def _noise_alone(generator, hidden, length, batch):
     @jax.jit
     def draw(key):
         def body(total, k):
-            units = cells._Units(config, k, 0.15, 0.5, False)
+            units = cells._Units(config, k, HARD_SIGMOID_UNIT.c, HARD_TANH_UNIT.c, False)
             gates = units.noise(0, (batch, 4 * hidden), jnp.float32)
             out = units.noise(1, (batch, hidden), jnp.float32)
             return total + gates.sum() + out.sum(), None
