@@ -109,8 +109,9 @@ class _Units:
     the units that read the matrix product (LSTM: i, f, g, o; GRU: r, z) in one call
     and the unit that reads the cell update (LSTM: the cell output; GRU: the
     candidate) in another. Each call draws its noise for all its elements from its own
-    key, ``split(key, 2)[call]``: independent across units (columns), elements and
-    steps (each step has its own key), and fixed by the key.
+    key, ``split(key, 2)[call]`` (:func:`step_noise`): independent across units
+    (columns), elements and steps (each step has its own key), and fixed by the key.
+    The noise may also come drawn ahead (``noise``, e.g. a whole sequence's at once).
 
     One call serves gates and tanh units together because a noisy hard sigmoid is an
     affine image of a noisy hard tanh: for the same noise,
@@ -122,17 +123,22 @@ class _Units:
     tanh at :math:`x/2`, halved and shifted), so each column gets a scale ``m`` (1/2 for
     a gate, 1 for a tanh unit) and its own ``p``, ``alpha`` and ``c``. On a CPU this
     runs the step in fewer, larger XLA operations than one call per unit (measured in
-    BENCHMARKS.md). With ``residual="noise"`` the drawn noise is kept for the backward
-    pass; with ``"key"`` the call draws it again there.
+    BENCHMARKS.md). With ``residual="noise"`` the noise is kept for the backward pass;
+    with ``"key"`` the call draws it again there. Deterministic units (test time, or
+    training the expectation) use the same custom VJP with the noise replaced by its
+    mean, which keeps only ``x`` for the backward pass.
     """
 
-    def __init__(self, config, key, gate_c, tanh_c, deterministic):
+    def __init__(self, config, key, gate_c, tanh_c, deterministic, noise=None):
         self.config, self.gate_c, self.tanh_c = config, gate_c, tanh_c
         self.deterministic = deterministic or config.gates != "noisy"
-        self.keys = None if self.deterministic else jax.random.split(key, 2)
+        self.given = None if self.deterministic else noise
+        self.keys = None if self.deterministic or noise is not None else jax.random.split(key, 2)
 
     def noise(self, call, shape, dtype):
         """The noise of call ``call`` (``|xi|`` for NAH) for pre-activations of ``shape``."""
+        if self.given is not None:
+            return self.given[call].astype(dtype)
         cfg = self.config
         return noise_lib.sample(self.keys[call], shape, cfg.noise, dtype, cfg.generator)
 
@@ -158,16 +164,39 @@ class _Units:
         pm = jnp.reshape(p, (-1,)).astype(cdt) * m
         x = z * m.astype(z.dtype) if any(gate) else z
         if self.deterministic:
-            y = output_noise.expected(HARD_TANH_UNIT, x, pm, alpha, c, cfg.noise)
-        elif cfg.residual == "key":
+            mean = jnp.asarray(noise_lib.NOISE_MEAN[cfg.noise], cdt)
+            y = output_noise.with_noise(HARD_TANH_UNIT, x, mean, pm, alpha, c)
+        elif cfg.residual == "key" and self.given is None:
             options = output_noise.Options(cfg.noise, cfg.generator, "key")
             y = output_noise.with_key(HARD_TANH_UNIT, options, x, self.keys[call], pm, alpha, c)
         else:
-            eps = self.noise(call, x.shape, cdt)
-            y = output_noise.with_noise(HARD_TANH_UNIT, x, eps, pm, alpha, c)
+            y = output_noise.with_noise(
+                HARD_TANH_UNIT, x, self.noise(call, x.shape, cdt), pm, alpha, c
+            )
         if any(gate):
             y = (1 - m).astype(z.dtype) + m.astype(z.dtype) * y
         return jnp.split(y, n, axis=-1)
+
+
+UNITS_PER_CALL = {"lstm": (4, 1), "gru": (2, 1)}
+"""How many units of ``hidden`` columns each of a step's two noisy calls covers."""
+
+
+def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, cell: str, dtype):
+    """The noise one step of a ``cell`` (``"lstm"`` or ``"gru"``) draws from ``key``.
+
+    A tuple with one array per call of the step, of shape ``(*batch_shape, n * hidden)``
+    for the ``n`` units of that call (``UNITS_PER_CALL``), each drawn from
+    ``split(key, 2)[call]``: the same numbers the step draws itself from ``key``, so a
+    step given this noise computes what it computes from the key. Drawn in the compute
+    dtype of ``dtype``.
+    """
+    keys = jax.random.split(key, 2)
+    cdt = v.compute_dtype(jnp.dtype(dtype))
+    return tuple(
+        noise_lib.sample(k, (*batch_shape, n * hidden), config.noise, cdt, config.generator)
+        for k, n in zip(keys, UNITS_PER_CALL[cell], strict=True)
+    )
 
 
 def _cast(params, dtype):
@@ -185,6 +214,7 @@ def noisy_lstm_step(
     config: NoiseConfig,
     deterministic: bool,
     with_preactivations: bool = False,
+    noise=None,
 ):
     r"""One step of the noisy LSTM; ``carry = (c, h)`` as in ``flax.linen.LSTMCell``.
 
@@ -194,12 +224,13 @@ def noisy_lstm_step(
 
     with :math:`\tilde\sigma` the noisy hard sigmoid and :math:`\tilde t` the noisy hard tanh.
     With ``with_preactivations=True`` also returns the inputs of the five noisy units
-    (named as in ``LSTM_P``), for diagnostics.
+    (named as in ``LSTM_P``), for diagnostics. ``noise``: the step's noise drawn ahead
+    (:func:`step_noise`), used instead of drawing it from ``key``.
     """
     c, h = carry
     w = _cast(params, x.dtype)
     z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
-    units = _Units(config, key, gate_c, tanh_c, deterministic)
+    units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
     i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), p[:4], 0)
     new_c = f * c + i * g
@@ -220,6 +251,7 @@ def noisy_gru_step(
     config: NoiseConfig,
     deterministic: bool,
     with_preactivations: bool = False,
+    noise=None,
 ):
     r"""One step of the noisy GRU, in the gate convention of ``flax.linen.GRUCell``.
 
@@ -227,14 +259,15 @@ def noisy_gru_step(
       r, z = \tilde\sigma(W_x x + W_h h + b), \quad
       n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h
 
-    With ``with_preactivations=True`` also returns the inputs of the three noisy units.
+    With ``with_preactivations=True`` also returns the inputs of the three noisy units;
+    ``noise`` as in :func:`noisy_lstm_step`.
     """
     w = _cast(params, x.dtype)
     xs = x @ w["input_kernel"] + w["bias"]
     hs = h @ w["recurrent_kernel"]
     hidden = h.shape[-1]
     zrz = xs[..., : 2 * hidden] + hs[..., : 2 * hidden]
-    units = _Units(config, key, gate_c, tanh_c, deterministic)
+    units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
     r, z = units(zrz, ("gate", "gate"), p[:2], 0)
     zn = xs[..., 2 * hidden :] + r * (hs[..., 2 * hidden :] + w["recurrent_bias"])

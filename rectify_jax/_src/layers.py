@@ -11,6 +11,9 @@ written by hand in an adapter, so the three agree by construction.
 arrays), the input, the key (None when deterministic) and ``deterministic``; it returns
 ``(y, sown)`` for an activation layer and ``(carry, y, sown)`` for a recurrent cell, where
 ``sown`` is a dict of what the layer computed that diagnostics may want (or None).
+A cell's ``apply`` also takes ``noise=``, its step's noise drawn ahead by
+``step_noise``; :func:`sequence_inputs` and :func:`scan` run a cell over a whole
+sequence with every step's noise drawn in one call.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class Layer:
       carry: for a cell, ``(batch_shape, features, dtype) -> carry``.
       draws_noise: ``o -> bool``: False when options make a stochastic layer noiseless
         (a cell with hard or soft gates), so no key is needed.
+      step_noise: for a cell, ``(o, key, batch_shape, features, dtype) -> noise``: the
+        noise one step draws from ``key``, drawn ahead (``apply(..., noise=noise)``
+        then computes what ``apply(..., key)`` computes).
       renamed: deprecated keyword -> its new name (accepted one release with a warning).
       sows: the name under which a layer's ``sown`` dict is reported to diagnostics.
       example: the docstring example.
@@ -102,6 +108,7 @@ class Layer:
     recurrent: bool = False
     carry: Callable[[tuple[int, ...], int, Any], Any] | None = None
     draws_noise: Callable[[Any], bool] = lambda o: True
+    step_noise: Callable[..., Any] | None = None
     renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
     sows: str | None = None
     example: Example | None = None
@@ -505,7 +512,7 @@ def _zeros(batch_shape, features, dtype):
     return jnp.zeros((*batch_shape, features), dtype)
 
 
-def _cell(name, *, title, math, flax, carry_doc, layout, step, carry) -> Layer:
+def _cell(name, *, title, math, flax, carry_doc, layout, step, carry, cell) -> Layer:
     """A noisy recurrent cell: ``layout`` (parameter shapes and roles) and ``step`` (the
     pure step of ``rectify_jax._src.cells``) with the options, state and docs they share."""
 
@@ -518,7 +525,7 @@ def _cell(name, *, title, math, flax, carry_doc, layout, step, carry) -> Layer:
         }
         return cells.layout_initializers(layout(in_features, hidden), inits)
 
-    def apply(o, params, state, carry, x, key, deterministic):
+    def apply(o, params, state, carry, x, key, deterministic, noise=None):
         return step(
             params,
             carry,
@@ -529,7 +536,11 @@ def _cell(name, *, title, math, flax, carry_doc, layout, step, carry) -> Layer:
             config=_cell_config(o),
             deterministic=deterministic,
             with_preactivations=True,
+            noise=noise,
         )
+
+    def step_noise(o, key, batch_shape, features, dtype):
+        return cells.step_noise(_cell_config(o), key, batch_shape, features, cell, dtype)
 
     return Layer(
         name=name,
@@ -542,6 +553,7 @@ def _cell(name, *, title, math, flax, carry_doc, layout, step, carry) -> Layer:
         recurrent=True,
         carry=carry,
         draws_noise=lambda o: o.gates == "noisy",
+        step_noise=step_noise,
         example=Example("(2, 3)", "(2, 4)", features=4, in_features=3),
     )
 
@@ -556,6 +568,7 @@ NOISY_LSTM_CELL = _cell(
     layout=cells.lstm_layout,
     step=cells.noisy_lstm_step,
     carry=lambda batch, features, dtype: (_zeros(batch, features, dtype),) * 2,
+    cell="lstm",
 )
 
 NOISY_GRU_CELL = _cell(
@@ -568,6 +581,7 @@ NOISY_GRU_CELL = _cell(
     layout=cells.gru_layout,
     step=cells.noisy_gru_step,
     carry=_zeros,
+    cell="gru",
 )
 
 LAYERS: tuple[Layer, ...] = (
@@ -585,6 +599,79 @@ LAYERS: tuple[Layer, ...] = (
     NOISY_GRU_CELL,
 )
 """Every layer description; each adapter builds one module per entry."""
+
+
+# --------------------------------------------------------------------------------------
+# A cell over a whole sequence.
+
+
+def sequence_inputs(layer: Layer, o, key, length: int, batch_shape, features: int, dtype):
+    """What each of ``length`` steps of a cell gets besides its input, stacked on a
+    leading time axis: ``{"noise": ...}`` or ``{"key": ...}``, or ``{}`` without noise.
+
+    Step ``t`` has the key ``split(key, length)[t]``. With ``residual="noise"`` every
+    step's noise is drawn from those keys in one vectorised call before the scan (the
+    step then only reads it: on a CPU much faster than drawing inside the loop, where
+    XLA recomputes the generator in each reader; the memory is the same, since the
+    backward pass keeps the noise anyway). With ``residual="key"`` each step gets its key
+    and draws its noise itself, in the forward and again in the backward pass (no
+    ``(length, ...)`` noise array is kept). Both give the same numbers for the same key.
+    ``key`` is None when the cell draws no noise (deterministic, or hard/soft gates).
+    """
+    if key is None:
+        return {}
+    keys = jax.random.split(key, length)
+    if o.residual == "key":
+        return {"key": keys}
+    draw = functools.partial(layer.step_noise, o, batch_shape=batch_shape, features=features)
+    return {"noise": jax.vmap(lambda k: draw(k, dtype=dtype))(keys)}
+
+
+def scan(layer: Layer, o, params, state, carry, xs, key, deterministic, *, features, unroll=1):
+    """Runs a cell over the time-major sequence ``xs`` ``(time, *batch, in_features)``
+    with ``jax.lax.scan``, each step given :func:`sequence_inputs`; returns
+    ``(carry, ys, sown)`` with ``ys`` and every leaf of ``sown`` stacked on time."""
+    per_step = sequence_inputs(
+        layer, o, key, xs.shape[0], xs.shape[1:-1], features, jnp.asarray(xs).dtype
+    )
+
+    def body(carry, inputs):
+        x, given = inputs
+        carry, y, sown = layer.apply(
+            o, params, state, carry, x, given.get("key"), deterministic, given.get("noise")
+        )
+        return carry, (y, sown)
+
+    carry, (ys, sown) = jax.lax.scan(body, carry, (xs, per_step), unroll=unroll)
+    return carry, ys, sown
+
+
+SEQUENCE_OPTIONS = ("time_major", "return_carry", "reverse", "keep_order", "unroll")
+"""The options of every adapter's ``RNN``, with the meaning of ``flax.linen.RNN``'s."""
+
+
+def over_time(run, inputs, *, time_major: bool, reverse: bool, keep_order: bool):
+    """Calls ``run(xs) -> (carry, ys)`` on ``inputs`` with time moved to the front.
+
+    ``inputs`` is ``(*batch, time, features)``, or ``(time, *batch, features)`` when
+    ``time_major``; as in ``flax.linen.RNN``, ``reverse`` runs from the last step to the
+    first and returns the outputs in that order unless ``keep_order``. Returns
+    ``(carry, ys)`` with ``ys`` laid out as ``inputs``.
+    """
+    inputs = jnp.asarray(inputs)
+    if inputs.ndim < 2:
+        raise ValueError(
+            "RNN: inputs must have a time and a feature axis, (*batch, time, features) "
+            f"or with time_major=True (time, *batch, features); got shape {inputs.shape}"
+        )
+    time_axis = 0 if time_major else inputs.ndim - 2
+    xs = jnp.moveaxis(inputs, time_axis, 0)
+    if reverse:
+        xs = jnp.flip(xs, 0)
+    carry, ys = run(xs)
+    if reverse and keep_order:
+        ys = jnp.flip(ys, 0)
+    return carry, jnp.moveaxis(ys, 0, time_axis)
 
 
 # --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from rectify_jax.linen._diagnostics import capture_preactivations as capture_pre
 from rectify_jax.linen._diagnostics import noisy_path_shares as noisy_path_shares
 from rectify_jax.linen._modules import MODULES as MODULES
 from rectify_jax.linen._modules import NOISE_SCALE as NOISE_SCALE
+from rectify_jax.linen._modules import RNN as RNN
 from rectify_jax.linen._modules import IRNNCell as IRNNCell
 from rectify_jax.linen._modules import rnn as rnn
 from rectify_jax.linen._modules import set_noise_scale as set_noise_scale
@@ -29,6 +30,7 @@ __all__ = [
     *MODULES,
     "IRNNCell",
     "NOISE_SCALE",
+    "RNN",
     "capture_preactivations",
     "noisy_path_shares",
     "rnn",

@@ -24,13 +24,16 @@ NOISE_SCALE = "noise_scale"
 """The variable collection holding every noisy module's noise scale ``c`` (not trained)."""
 
 
-def _noise_key(module: nn.Module, noiseless: bool, rng: jax.Array | None) -> jax.Array | None:
-    """The key for this call: None without noise, ``rng`` if given, else the module's stream."""
+def _noise_key(
+    module: nn.Module, noiseless: bool, rng: jax.Array | None, col: str | None = None
+) -> jax.Array | None:
+    """The key for this call: None without noise, ``rng`` if given, else the stream ``col``
+    (by default the module's ``rng_collection``)."""
     if noiseless:
         return None
     if rng is not None:
         return rng
-    col = module.rng_collection
+    col = module.rng_collection if col is None else col
     if not module.has_rng(col):  # make_rng would silently fall back to 'params'
         raise ValueError(
             f"{type(module).__name__}: deterministic=False but no PRNG stream {col!r} was "
@@ -86,13 +89,14 @@ def _activation_call(layer: layers.Layer):
 
 def _cell_call(layer: layers.Layer):
     @nn.compact
-    def __call__(self, carry, x, deterministic: bool | None = None, *, rng=None):
-        """One step; ``deterministic`` here overrides the attribute."""
+    def __call__(self, carry, x, deterministic: bool | None = None, *, rng=None, noise=None):
+        """One step; ``deterministic`` here overrides the attribute. ``noise``: this step's
+        noise drawn ahead (what :class:`RNN` passes), used instead of a key."""
         o = self.options()
         det = self.deterministic if deterministic is None else deterministic
         params, state = _variables(self, layer, o, jnp.shape(x)[-1], self.features)
-        key = _noise_key(self, det or not layer.draws_noise(o), rng)
-        carry, y, pre = layer.apply(o, params, state, carry, x, key, det)
+        key = _noise_key(self, det or not layer.draws_noise(o) or noise is not None, rng)
+        carry, y, pre = layer.apply(o, params, state, carry, x, key, det, noise)
         # Diagnostics: a no-op unless "intermediates" is mutable (apply(..., mutable=[...])).
         self.sow("intermediates", "preactivations", pre)
         return carry, y
@@ -227,16 +231,111 @@ def set_noise_scale(variables: dict, c) -> dict:
     }
 
 
-def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:
-    """``flax.linen.RNN`` configured for noisy cells: fresh noise at every time step.
+class RNN(nn.Module):
+    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
 
-    ``nn.RNN`` scans the cell with ``nn.scan``, which by default neither passes the
-    noise stream nor the ``"noise_scale"`` collection into the loop; this sets
-    ``split_rngs={'params': False, <noise stream>: True}`` (a new key per step) and
-    ``variable_broadcast=['params', 'noise_scale']``, and stacks the ``"intermediates"``
-    collection over time (axis 1, or 0 with ``time_major=True``) so that diagnostics can
-    capture what the cell sows at each step. Other keyword arguments go to ``nn.RNN`` and
-    override these.
+    What ``flax.linen.RNN(cell)`` computes, for the noisy cells of this library
+    (:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster: step ``t`` gets the key
+    ``split(key, T)[t]`` of one key from the ``"noise"`` stream (or ``rng=``), and with
+    ``residual="noise"`` (the default) the noise of all ``T`` steps is drawn from those
+    keys in one vectorised call before the scan, so each step only reads its noise; the
+    memory is what the backward pass keeps anyway. With the cell's ``residual="key"``
+    each step draws its own noise from its key instead (forward, and again backward): no
+    noise array of the sequence's size is kept. Both give the same numbers for the same
+    key, and they are the numbers of ``jax.lax.scan`` over the cell with those keys.
+    Without noise (``deterministic``, hard or soft gates) no key is needed.
+
+    The parameters are the cell's, under ``cell`` as with ``flax.linen.RNN``; the inputs of
+    the noisy units are sown per step into ``"intermediates"``, stacked along time.
+    Use :func:`rnn` to get this module for a noisy cell and ``flax.linen.RNN`` otherwise.
+
+    Attributes:
+      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``).
+      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
+      return_carry: return ``(carry, outputs)`` instead of the outputs.
+      reverse: run from the last step to the first (outputs in that order).
+      keep_order: with ``reverse``, return the outputs in the inputs' order.
+      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
+
+    Examples:
+      >>> from rectify_jax import linen as rjl
+      >>> model = rjl.rnn(rjl.NoisyLSTMCell(features=8))  # an rjl.RNN
+      >>> x = jnp.ones((2, 5, 3))  # (batch, time, features)
+      >>> variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, x)
+      >>> model.apply(variables, x, rngs={"noise": jax.random.key(2)}).shape
+      (2, 5, 8)
+    """
+
+    cell: nn.RNNCellBase
+    time_major: bool = False
+    return_carry: bool = False
+    reverse: bool = False
+    keep_order: bool = False
+    unroll: int = 1
+
+    def __post_init__(self):
+        if getattr(type(self.cell), "layer", None) is None or not type(self.cell).layer.recurrent:
+            raise TypeError(
+                f"RNN: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
+                f"{type(self.cell).__name__}; scan other cells with flax.linen.RNN, or rnn(cell)"
+            )
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, inputs, *, initial_carry=None, rng=None, deterministic=None):
+        """Runs the cell over ``inputs``; ``deterministic`` here overrides the cell's."""
+        cell, layer = self.cell, type(self.cell).layer
+        o = cell.options()
+        det = cell.deterministic if deterministic is None else deterministic
+        key = _noise_key(self, det or not layer.draws_noise(o), rng, cell.rng_collection)
+
+        def run(xs):
+            carry = (
+                cell.initialize_carry(None, xs.shape[1:])
+                if initial_carry is None
+                else initial_carry
+            )
+            per_step = layers.sequence_inputs(
+                layer, o, key, xs.shape[0], xs.shape[1:-1], cell.features, xs.dtype
+            )
+
+            def step(cell, carry, inputs):
+                x, given = inputs
+                return cell(carry, x, det, rng=given.get("key"), noise=given.get("noise"))
+
+            scan = nn.scan(
+                step,
+                variable_broadcast=["params", NOISE_SCALE],
+                split_rngs={"params": False},
+                variable_axes={"intermediates": 0 if self.time_major else 1},
+                unroll=self.unroll,
+            )
+            return scan(cell, carry, (xs, per_step))
+
+        carry, ys = layers.over_time(
+            run,
+            inputs,
+            time_major=self.time_major,
+            reverse=self.reverse,
+            keep_order=self.keep_order,
+        )
+        return (carry, ys) if self.return_carry else ys
+
+
+def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.Module:
+    """A cell scanned over a sequence, with fresh noise at every time step.
+
+    For the noisy cells of this library returns :class:`RNN` (every step's noise drawn
+    in one call before the scan), which takes ``flax.linen.RNN``'s options
+    ``time_major``, ``return_carry``, ``reverse``, ``keep_order`` and ``unroll``.
+
+    For any other cell returns ``flax.linen.RNN`` configured for noise: ``nn.RNN`` scans
+    the cell with ``nn.scan``, which by default neither passes the noise stream nor the
+    ``"noise_scale"`` collection into the loop; this sets ``split_rngs={'params': False,
+    <noise stream>: True}`` (a new key per step) and ``variable_broadcast=['params',
+    'noise_scale']``, and stacks the ``"intermediates"`` collection over time (axis 1, or
+    0 with ``time_major=True``) so that diagnostics can capture what the cell sows at each
+    step. Other keyword arguments go to ``nn.RNN`` and override these.
 
     Examples:
       >>> from rectify_jax import linen as rjl
@@ -246,6 +345,18 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.RNN:
       >>> model.apply(variables, x, rngs={"noise": jax.random.key(2)}).shape
       (2, 5, 8)
     """
+    layer = getattr(type(cell), "layer", None)
+    if layer is not None and layer.recurrent:
+        unknown = sorted(set(kwargs) - set(layers.SEQUENCE_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"rnn: {unknown} are not options of rectify_jax.linen.RNN, which scans "
+                f"{type(cell).__name__} (its options: {list(layers.SEQUENCE_OPTIONS)}); "
+                "for flax.linen.RNN's other options scan the cell with nn.RNN(cell, "
+                "split_rngs={'params': False, 'noise': True}, variable_broadcast=['params', "
+                "'noise_scale'], ...), which draws the noise inside the loop"
+            )
+        return RNN(cell, **kwargs)
     stream = getattr(cell, "rng_collection", "noise")
     kwargs.setdefault("split_rngs", {"params": False, stream: True})
     kwargs.setdefault("variable_broadcast", ["params", NOISE_SCALE])
