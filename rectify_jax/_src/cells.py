@@ -229,7 +229,9 @@ def noisy_lstm_step(
     """
     c, h = carry
     w = _cast(params, x.dtype)
-    z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
+    # one product [x, h] @ [W_x; W_h]: on a CPU faster than two at every size measured
+    kernel = jnp.concatenate([w["input_kernel"], w["recurrent_kernel"]], axis=0)
+    z = jnp.concatenate([x, h], axis=-1) @ kernel + w["bias"]
     units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
     i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), p[:4], 0)
