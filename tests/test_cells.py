@@ -1,5 +1,8 @@
 """Recurrent cells in linen and NNX: same math, fresh noise per step, training, checkpoints."""
 
+import functools
+
+import equinox as eqx
 import flax.linen as nn
 import flax.serialization
 import jax
@@ -10,6 +13,7 @@ import pytest
 from flax import nnx
 
 import rectify_jax as rj
+from rectify_jax import equinox as rje
 from rectify_jax import linen as rjl
 from rectify_jax import nnx as rjx
 from rectify_jax._src import cells
@@ -526,3 +530,219 @@ def test_a_noisy_hard_sigmoid_is_a_noisy_hard_tanh_scaled_and_shifted(noise, key
         for f in (sig, via_tanh)
     ]
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), *grads)
+
+
+# --------------------------------------------------------------------------------------
+# Cells over a sequence: every step's noise drawn in one call (rjl.rnn / rjl.RNN, rjx.RNN,
+# rje.RNN).
+
+LINEN_CELLS = {"lstm": rjl.NoisyLSTMCell, "gru": rjl.NoisyGRUCell}
+
+
+def _linen_rnn(kind, **kwargs):
+    model = rjl.rnn(LINEN_CELLS[kind](features=H, **kwargs))
+    variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, XS)
+    return model, variables
+
+
+def _scan_of_the_cell(cell, variables, key, params):
+    """The cell stepped by jax.lax.scan with the keys split(key, T): what RNN promises."""
+    inner = {"params": params["cell"], rjl.NOISE_SCALE: variables[rjl.NOISE_SCALE]["cell"]}
+
+    def body(carry, inputs):
+        x, k = inputs
+        return cell.apply(inner, carry, x, rng=k)
+
+    carry = cell.initialize_carry(None, (B, IN))
+    _, ys = jax.lax.scan(body, carry, (jnp.swapaxes(XS, 0, 1), jax.random.split(key, T)))
+    return jnp.swapaxes(ys, 0, 1)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("residual", ["noise", "key"])
+@pytest.mark.parametrize("generator", ["jax", "fast"])
+def test_rnn_computes_a_scan_of_the_cell_with_split_keys(kind, residual, generator, key):
+    """Drawing every step's noise ahead (residual="noise") or in the step (residual="key")
+    changes where the noise is drawn, not which: values and gradients are those of the
+    cell stepped with the keys split(key, T)."""
+    model, variables = _linen_rnn(kind, residual=residual, generator=generator, noise="normal")
+    assert type(model) is rjl.RNN
+
+    def loss(f, params):
+        return jnp.sum(jnp.sin(f(params)))
+
+    def by_rnn(params):
+        return model.apply({**variables, "params": params}, XS, rng=key)
+
+    def by_scan(params):
+        return _scan_of_the_cell(model.cell, variables, key, params)
+
+    np.testing.assert_array_equal(by_rnn(variables["params"]), by_scan(variables["params"]))
+    grads = [jax.grad(functools.partial(loss, f))(variables["params"]) for f in (by_rnn, by_scan)]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), *grads)
+    # and the noise is on: another key, other outputs
+    other = model.apply(variables, XS, rng=jax.random.fold_in(key, 1))
+    assert not np.allclose(by_rnn(variables["params"]), other)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_rnn_residual_key_gives_the_same_values_and_gradients_as_noise(kind, key):
+    steps = {}
+    for residual in ("noise", "key"):
+        model, variables = _linen_rnn(kind, residual=residual)
+
+        def loss(params, model=model, variables=variables):
+            return jnp.sum(model.apply({**variables, "params": params}, XS, rng=key) ** 2)
+
+        steps[residual] = jax.value_and_grad(loss)(variables["params"])
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+        steps["noise"],
+        steps["key"],
+    )
+
+
+@pytest.mark.parametrize("generator", ["jax", "fast"])
+def test_a_sequences_noise_is_independent_across_steps_and_fixed_by_the_key(generator, key):
+    """The noise drawn ahead for a sequence: step t's is exactly what the step draws from
+    split(key, T)[t], the steps are uncorrelated standard normals, the same for the same
+    key and different for another."""
+    from rectify_jax._src import layers
+
+    layer = layers.NOISY_LSTM_CELL
+    o = layer.configure("test", {"noise": "normal", "generator": generator})
+    length, batch, hidden = 8, 64, 128
+
+    def draw(k):
+        return layers.sequence_inputs(layer, o, k, length, (batch,), hidden, jnp.float32)["noise"]
+
+    gates, out = draw(key)
+    assert gates.shape == (length, batch, 4 * hidden) and out.shape == (length, batch, hidden)
+    config = cells.NoiseConfig(noise="normal", generator=generator)
+    for t, k in enumerate(jax.random.split(key, length)):
+        one = cells.step_noise(config, k, (batch,), hidden, "lstm", jnp.float32)
+        np.testing.assert_array_equal(gates[t], one[0])
+        np.testing.assert_array_equal(out[t], one[1])
+    eps = np.asarray(gates, np.float64).reshape(length, -1)
+    n = eps.shape[1]
+    assert np.all(np.abs(eps.mean(axis=1)) < 5 / np.sqrt(n))  # mean 0, 5 standard errors
+    assert np.all(np.abs(eps.var(axis=1) - 1) < 5 * np.sqrt(2 / n))  # var 1: Var(s^2) = 2/n
+    corr = np.corrcoef(eps)[~np.eye(length, dtype=bool)]
+    assert np.all(np.abs(corr) < 5 / np.sqrt(n))  # no correlation between steps
+    np.testing.assert_array_equal(draw(key)[0], gates)
+    assert not np.array_equal(draw(jax.random.fold_in(key, 1))[0], gates)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("residual", ["noise", "key"])
+def test_rnn_is_the_same_in_linen_nnx_and_equinox(kind, residual, key):
+
+    model, variables = _linen_rnn(kind, residual=residual)
+    linen = rjl.RNN(model.cell, return_carry=True).apply(variables, XS, rng=key)
+    params = variables["params"]["cell"]
+    xcell = CELLS[kind][1](IN, H, rngs=nnx.Rngs(0), residual=residual)
+    for name, value in params.items():
+        getattr(xcell, name)[...] = value
+    nnx_out = rjx.RNN(xcell, return_carry=True)(XS, rngs=key)
+    ecell = getattr(rje, CELLS[kind][1].__name__)(IN, H, key=jax.random.key(0), residual=residual)
+    ecell = eqx.tree_at(lambda m: m.params, ecell, dict(params))
+    eqx_out = eqx.filter_jit(rje.RNN(ecell, return_carry=True))(XS, key=key)
+    for other in (nnx_out, eqx_out):
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), linen, other
+        )
+
+
+OPTIONS = [
+    {},
+    {"time_major": True},
+    {"reverse": True},
+    {"reverse": True, "keep_order": True},
+    {"return_carry": True},
+    {"unroll": 3},
+]
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+def test_rnn_options_mean_what_they_mean_for_flax_rnn(kind, options):
+    """Without noise rjl.RNN and flax's nn.RNN scan the same cell: their outputs agree
+    for every option, and for a given initial carry."""
+    cell = LINEN_CELLS[kind](features=H, deterministic=True)
+    ours = rjl.RNN(cell, **options)
+    flax_rnn = nn.RNN(cell, variable_broadcast=["params", rjl.NOISE_SCALE], **options)
+    x = jnp.swapaxes(XS, 0, 1) if options.get("time_major") else XS
+    variables = ours.init(jax.random.key(0), x)
+    assert jax.tree.structure(variables) == jax.tree.structure(flax_rnn.init(jax.random.key(0), x))
+    carry = jax.tree.map(lambda c: c + 0.5, cell.initialize_carry(None, (B, IN)))
+    for kw in ({}, {"initial_carry": carry}):
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+            ours.apply(variables, x, **kw),
+            flax_rnn.apply(variables, x, **kw),
+        )
+
+
+def test_rnn_and_rnn_helper_errors_say_what_works():
+    cell = rjl.NoisyLSTMCell(features=H)
+    with pytest.raises(TypeError, match=r"rnn: \['variable_axes'\] are not options of .*RNN"):
+        rjl.rnn(cell, variable_axes={})
+    with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell .* got LSTMCell"):
+        rjl.RNN(nn.LSTMCell(H))
+    with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell .* got LSTMCell"):
+        rjx.RNN(nnx.LSTMCell(IN, H, rngs=nnx.Rngs(0)))
+    with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell"):
+        rje.RNN(eqx.nn.GRUCell(IN, H, key=jax.random.key(0)))
+    assert isinstance(rjl.rnn(nn.LSTMCell(H)), nn.RNN)  # other cells: flax's RNN, as before
+    model = rjl.rnn(cell)
+    with pytest.raises(ValueError, match=r"RNN: deterministic=False but no PRNG stream 'noise'"):
+        model.init(jax.random.key(0), XS)
+    variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, XS)
+    with pytest.raises(ValueError, match=r"RNN: inputs must have a time and a feature axis"):
+        model.apply(variables, jnp.ones(IN), rng=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"NoisyGRUCell: noise is on but no key was given"):
+        rje.RNN(rje.NoisyGRUCell(IN, H, key=jax.random.key(0)))(XS)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_deterministic_rnns_need_no_key_and_follow_eval(kind):
+    model, variables = _linen_rnn(kind, deterministic=True)
+    ys = model.apply(variables, XS)  # no key: nothing is drawn
+    np.testing.assert_allclose(
+        ys, _scan_of_the_cell(model.cell, variables, jax.random.key(0), variables["params"])
+    )
+    xcell = CELLS[kind][1](IN, H, rngs=nnx.Rngs(0))
+    for name, value in variables["params"]["cell"].items():
+        getattr(xcell, name)[...] = value
+    xmodel = rjx.RNN(xcell)
+    xmodel.eval()
+    np.testing.assert_allclose(xmodel(XS), ys, rtol=1e-6, atol=1e-7)
+    xmodel.train()
+    assert not np.allclose(xmodel(XS), ys)  # noise from the cell's own stream
+    ecell = eqx.tree_at(
+        lambda m: m.params,
+        getattr(rje, CELLS[kind][1].__name__)(IN, H, key=jax.random.key(0)),
+        dict(variables["params"]["cell"]),
+    )
+    np.testing.assert_allclose(rje.RNN(ecell)(XS, inference=True), ys, rtol=1e-6, atol=1e-7)
+
+
+def test_rnn_with_the_key_residual_keeps_no_noise_of_the_sequences_size():
+    """What residual="key" is for: XLA's compiled memory of a train step over a long
+    sequence is smaller by about the sequence's noise (T x batch x 5H float32; the key
+    path keeps the T keys instead, and XLA's buffers are not byte-exact: 90 %)."""
+    length, hidden = 200, 16
+    xs = jnp.ones((B, length, IN))
+
+    def temp_bytes(residual):
+        model = rjl.rnn(rjl.NoisyLSTMCell(hidden, residual=residual))
+        variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, xs)
+
+        def loss(params, key):
+            return jnp.sum(model.apply({**variables, "params": params}, xs, rng=key) ** 2)
+
+        compiled = jax.jit(jax.grad(loss)).lower(variables["params"], jax.random.key(2)).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    noise_bytes = length * B * 5 * hidden * 4
+    assert temp_bytes("noise") - temp_bytes("key") >= 0.9 * noise_bytes

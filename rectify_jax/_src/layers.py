@@ -646,6 +646,49 @@ def scan(layer: Layer, o, params, state, carry, xs, key, deterministic, *, featu
     return carry, ys, sown
 
 
+def run_sequence(
+    layer: Layer,
+    o,
+    params,
+    state,
+    inputs,
+    key,
+    deterministic,
+    *,
+    features: int,
+    initial_carry,
+    carry_dtype,
+    time_major=False,
+    reverse=False,
+    keep_order=False,
+    unroll=1,
+):
+    """A cell over ``inputs`` with the options of ``flax.linen.RNN`` (:func:`over_time`),
+    from zeros of ``carry_dtype`` unless ``initial_carry``; returns ``(carry, ys)``."""
+
+    def run(xs):
+        carry = initial_carry
+        if carry is None:
+            carry = layer.carry(tuple(xs.shape[1:-1]), features, carry_dtype)
+        carry, ys, _ = scan(
+            layer, o, params, state, carry, xs, key, deterministic, features=features, unroll=unroll
+        )
+        return carry, ys
+
+    return over_time(run, inputs, time_major=time_major, reverse=reverse, keep_order=keep_order)
+
+
+def check_sequence_cell(owner: str, cell) -> Layer:
+    """The description of ``cell``'s class, if it is a cell of this library; else a TypeError."""
+    layer = getattr(type(cell), "layer", None)
+    if not isinstance(layer, Layer) or not layer.recurrent:
+        raise TypeError(
+            f"{owner}: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
+            f"{type(cell).__name__}; scan other cells with the framework's own RNN"
+        )
+    return layer
+
+
 SEQUENCE_OPTIONS = ("time_major", "return_carry", "reverse", "keep_order", "unroll")
 """The options of every adapter's ``RNN``, with the meaning of ``flax.linen.RNN``'s."""
 

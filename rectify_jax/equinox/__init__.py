@@ -14,7 +14,8 @@ Every layer is described once, framework-neutrally, and turned here into an
   the structure, so ``eqx.filter_jit`` does not recompile.
 
 Options are static (``layer.options``). Recurrent cells step ``(carry, x) -> (carry, y)``
-as the flax cells do, with ``initialize_carry(input_shape)``.
+as the flax cells do, with ``initialize_carry(input_shape)``; :class:`RNN` runs one over
+a sequence with every step's noise drawn in one call.
 
 Examples:
   >>> from rectify_jax import equinox as rje
@@ -149,6 +150,67 @@ MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 globals().update(MODULES)  # PReLU, TLU, ..., NoisyGRUCell: one module per description
 
 
+class RNN(eqx.Module):
+    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
+
+    Step ``t`` gets the key ``split(key, T)[t]`` of the call's ``key``; with
+    ``residual="noise"`` (the default) the noise of all ``T`` steps is drawn from those
+    keys in one vectorised call before the scan, so each step only reads its noise (on a
+    CPU much faster than drawing inside the loop). With the cell's ``residual="key"``
+    each step draws its own noise from its key (forward, and again backward): no noise
+    array of the sequence's size is kept. Both give the numbers of a ``jax.lax.scan``
+    over the cell with those keys. The options mean what they mean for
+    ``flax.linen.RNN``.
+
+    Attributes:
+      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``).
+      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
+      return_carry: return ``(carry, outputs)`` instead of the outputs.
+      reverse: run from the last step to the first (outputs in that order).
+      keep_order: with ``reverse``, return the outputs in the inputs' order.
+      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
+
+    Examples:
+      >>> from rectify_jax import equinox as rje
+      >>> model = rje.RNN(rje.NoisyLSTMCell(3, 8, key=jax.random.key(0)))
+      >>> model(jnp.ones((2, 5, 3)), key=jax.random.key(1)).shape  # (batch, time, features)
+      (2, 5, 8)
+    """
+
+    cell: _Cell
+    time_major: bool = eqx.field(static=True, default=False)
+    return_carry: bool = eqx.field(static=True, default=False)
+    reverse: bool = eqx.field(static=True, default=False)
+    keep_order: bool = eqx.field(static=True, default=False)
+    unroll: int = eqx.field(static=True, default=1)
+
+    def __check_init__(self):
+        layers.check_sequence_cell("RNN", self.cell)
+
+    def __call__(self, inputs, *, key=None, initial_carry=None, inference=None):
+        """Runs the cell over ``inputs``; ``key`` and ``inference`` as for the cell."""
+        cell = self.cell
+        det, key = cell._key(inference, key)
+        kernel = cell.params["recurrent_kernel"]
+        carry, ys = layers.run_sequence(
+            cell.layer,
+            cell.options,
+            cell.params,
+            cell.noise_scale,
+            inputs,
+            key,
+            det,
+            features=kernel.shape[0],
+            initial_carry=initial_carry,
+            carry_dtype=kernel.dtype,
+            time_major=self.time_major,
+            reverse=self.reverse,
+            keep_order=self.keep_order,
+            unroll=self.unroll,
+        )
+        return (carry, ys) if self.return_carry else ys
+
+
 def set_noise_scale(model, c):
     """Returns ``model`` with every noise scale of every rectify_jax layer in it set to ``c``.
 
@@ -183,5 +245,6 @@ def set_noise_scale(model, c):
 __all__ = [
     "MODULES",
     *MODULES,
+    "RNN",
     "set_noise_scale",
 ]

@@ -274,11 +274,7 @@ class RNN(nn.Module):
     unroll: int = 1
 
     def __post_init__(self):
-        if getattr(type(self.cell), "layer", None) is None or not type(self.cell).layer.recurrent:
-            raise TypeError(
-                f"RNN: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
-                f"{type(self.cell).__name__}; scan other cells with flax.linen.RNN, or rnn(cell)"
-            )
+        layers.check_sequence_cell("RNN", self.cell)
         super().__post_init__()
 
     @nn.compact

@@ -8,12 +8,16 @@ constructor (an ``nnx.Rngs`` whose ``"noise"`` stream is used, falling back to
 Annealing: each noisy module keeps its noise scale ``c`` in a :class:`NoiseScale`
 variable; :func:`set_noise_scale` sets them all (inside ``nnx.jit``, without
 recompiling). ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it alone.
+
+Sequences: :class:`RNN` runs a noisy cell over a sequence with every step's noise
+drawn in one call (faster than ``nnx.RNN``, which draws inside the loop).
 """
 
 from rectify_jax.nnx._diagnostics import capture_preactivations as capture_preactivations
 from rectify_jax.nnx._diagnostics import cell_preactivations as cell_preactivations
 from rectify_jax.nnx._diagnostics import noisy_path_shares as noisy_path_shares
 from rectify_jax.nnx._modules import MODULES as MODULES
+from rectify_jax.nnx._modules import RNN as RNN
 from rectify_jax.nnx._modules import IRNNCell as IRNNCell
 from rectify_jax.nnx._modules import NoiseScale as NoiseScale
 from rectify_jax.nnx._modules import set_noise_scale as set_noise_scale
@@ -28,6 +32,7 @@ __all__ = [
     *MODULES,
     "IRNNCell",
     "NoiseScale",
+    "RNN",
     "capture_preactivations",
     "cell_preactivations",
     "noisy_path_shares",

@@ -245,6 +245,77 @@ MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 """Every layer of the library as a module of this framework, by name."""
 
 
+class RNN(nnx.Module):
+    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
+
+    What ``nnx.RNN(cell)`` computes for the noisy cells of this library
+    (:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster: step ``t`` gets the key
+    ``split(key, T)[t]`` of one key per call (from ``rngs`` at call time or the cell's
+    stream), and with ``residual="noise"`` (the default) the noise of all ``T`` steps is
+    drawn from those keys in one vectorised call before the scan, so each step only reads
+    its noise; the memory is what the backward pass keeps anyway. With the cell's
+    ``residual="key"`` each step draws its own noise from its key (forward, and again
+    backward): no noise array of the sequence's size is kept. Both give the same numbers
+    for the same key, the numbers of a ``jax.lax.scan`` over the cell with those keys.
+
+    Args:
+      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``); its
+        ``deterministic`` (``eval()`` / ``train()``) decides whether noise is drawn.
+      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
+      return_carry: return ``(carry, outputs)`` instead of the outputs.
+      reverse: run from the last step to the first (outputs in that order).
+      keep_order: with ``reverse``, return the outputs in the inputs' order.
+      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
+
+    Examples:
+      >>> from flax import nnx
+      >>> from rectify_jax import nnx as rjx
+      >>> model = rjx.RNN(rjx.NoisyLSTMCell(3, 8, rngs=nnx.Rngs(0)))
+      >>> model(jnp.ones((2, 5, 3))).shape  # (batch, time, features)
+      (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        cell: nnx.RNNCellBase,
+        *,
+        time_major: bool = False,
+        return_carry: bool = False,
+        reverse: bool = False,
+        keep_order: bool = False,
+        unroll: int = 1,
+    ):
+        layers.check_sequence_cell("RNN", cell)
+        self.cell = cell
+        self.time_major, self.return_carry = time_major, return_carry
+        self.reverse, self.keep_order, self.unroll = reverse, keep_order, unroll
+
+    def __call__(self, inputs, *, initial_carry=None, rngs: RngSource = None, deterministic=None):
+        """Runs the cell over ``inputs``; ``rngs`` and ``deterministic`` as for the cell."""
+        cell = self.cell
+        layer = type(cell).layer
+        det = cell.deterministic if deterministic is None else deterministic
+        det = v.static_bool("RNN", "deterministic", det)
+        params, state = _variables(cell, {})
+        carry, ys = layers.run_sequence(
+            layer,
+            cell.options,
+            params,
+            state,
+            inputs,
+            _call_key(cell, det or not layer.draws_noise(cell.options), rngs),
+            det,
+            features=cell.hidden_features,
+            initial_carry=initial_carry,
+            carry_dtype=cell.param_dtype,
+            time_major=self.time_major,
+            reverse=self.reverse,
+            keep_order=self.keep_order,
+            unroll=self.unroll,
+        )
+        return (carry, ys) if self.return_carry else ys
+
+
 class IRNNCell(nnx.SimpleCell):
     r"""IRNN cell: :math:`h' = \mathrm{relu}(W_x x + W_h h + b)`, :math:`W_h = sI`, :math:`b = 0`.
 
