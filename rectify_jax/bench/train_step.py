@@ -1,6 +1,12 @@
 """Benchmark one training step of a byte-level LSTM language model: soft vs hard vs noisy gates.
 
 python -m rectify_jax.bench.train_step --hidden 128 --length 64 --batch 32
+
+Every kind is scanned with ``rectify_jax.linen.rnn``: flax's cells by ``flax.linen.RNN``,
+the library's noisy cell by ``rectify_jax.linen.RNN`` (every step's noise drawn in one
+call). Two controls run the library's cell without sampling: with hard gates (its
+structure against flax's) and on its expectation (the noisy units' arithmetic, no
+random numbers).
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ import optax
 
 import rectify_jax as rj
 from rectify_jax import linen as rjl
-from rectify_jax._src import cells
-from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
+from rectify_jax._src import layers
 from rectify_jax.bench import common
 
 CELLS = {
     "soft": lambda h: nn.LSTMCell(h),
     "hard": lambda h: nn.LSTMCell(h, gate_fn=rj.hard_sigmoid, activation_fn=rj.hard_tanh),
+    "NoisyLSTMCell, hard gates": lambda h: rjl.NoisyLSTMCell(h, gates="hard"),
+    "NoisyLSTMCell, expectation": lambda h: rjl.NoisyLSTMCell(h, deterministic=True),
     "noisy (NAH)": lambda h: rjl.NoisyLSTMCell(h),
     "noisy (NAH, residual=key)": lambda h: rjl.NoisyLSTMCell(h, residual="key"),
     "noisy (NAH, fast noise)": lambda h: rjl.NoisyLSTMCell(h, generator="fast"),
@@ -63,20 +70,16 @@ def _step(kind, hidden, length, batch):
 
 
 def _noise_alone(generator, hidden, length, batch):
-    """A jitted function that draws only the noise of a noisy-LSTM forward pass, as the
-    cell draws it (two calls per step from the step's key, NAH), and its arguments: the
-    floor under the noisy step's extra time with that generator."""
-    config = cells.NoiseConfig(generator=generator)
+    """A jitted function that draws only the noise of a noisy-LSTM forward pass, as
+    ``rectify_jax.linen.RNN`` draws it (every step's noise in one call, NAH), and its
+    arguments: the floor under the noisy step's extra time with that generator."""
+    layer = layers.NOISY_LSTM_CELL
+    o = layer.configure("bench", {"generator": generator})
 
     @jax.jit
     def draw(key):
-        def body(total, k):
-            units = cells._Units(config, k, HARD_SIGMOID_UNIT.c, HARD_TANH_UNIT.c, False)
-            gates = units.noise(0, (batch, 4 * hidden), jnp.float32)
-            out = units.noise(1, (batch, hidden), jnp.float32)
-            return total + gates.sum() + out.sum(), None
-
-        return jax.lax.scan(body, jnp.float32(0), jax.random.split(key, length))[0]
+        noise = layers.sequence_inputs(layer, o, key, length, (batch,), hidden, jnp.float32)
+        return sum(eps.sum() for eps in noise["noise"])
 
     return draw, (jax.random.key(3),)
 
@@ -142,7 +145,7 @@ def ratios(result) -> dict:
     for name, t in result["times"].items():
         kind, h = name.rsplit(" @ ", 1)
         hard = result["times"].get(f"hard @ {h}")
-        if hard and (kind.startswith("noisy") or kind in FLOORS):
+        if hard and kind not in ("hard", "soft"):
             out[f"{kind} / hard, hidden {h}"] = t / hard
     return out
 
@@ -214,9 +217,12 @@ def execute(args: argparse.Namespace) -> int:
     result["ratios"] = ratios(result)
     md = markdown(result)
     md += (
-        "\nNoisy / hard step (time ratios, lower is better). The noise-alone rows draw only the"
-        " noise of the forward pass, per step as the cell does, and nothing else: the part of"
-        " the noisy step's extra time that only a faster generator can remove.\n\n"
+        "\nNoisy / hard step (time ratios, lower is better; hard = flax's LSTMCell with hard"
+        " gates). NoisyLSTMCell with hard gates is the library's cell with no noisy unit (its"
+        " structure against flax's); on its expectation it runs the noisy units' arithmetic"
+        " with no random numbers. The noise-alone rows draw only the noise of the forward"
+        " pass, as the noisy step draws it, and nothing else: the part of the noisy step's"
+        " extra time that only a faster generator can remove.\n\n"
     ) + "\n".join(f"- {k}: {v:.2f}" for k, v in result["ratios"].items())
     print(md)
     common.write(args.out, "train_step", result, md + "\n")
