@@ -658,15 +658,12 @@ def run_sequence(
     features: int,
     initial_carry,
     carry_dtype,
-    time_major=False,
-    reverse=False,
-    keep_order=False,
-    unroll=1,
+    **options,
 ):
-    """A cell over ``inputs`` with the options of ``flax.linen.RNN`` (:func:`over_time`),
-    from zeros of ``carry_dtype`` unless ``initial_carry``; returns ``(carry, ys)``."""
+    """A cell over ``inputs`` with the :data:`SEQUENCE_OPTIONS` (see :func:`over_time`),
+    from zeros of ``carry_dtype`` unless ``initial_carry``."""
 
-    def run(xs):
+    def run(xs, unroll):
         carry = initial_carry
         if carry is None:
             carry = layer.carry(tuple(xs.shape[1:-1]), features, carry_dtype)
@@ -675,7 +672,7 @@ def run_sequence(
         )
         return carry, ys
 
-    return over_time(run, inputs, time_major=time_major, reverse=reverse, keep_order=keep_order)
+    return over_time(run, inputs, **options)
 
 
 def check_sequence_cell(owner: str, cell) -> Layer:
@@ -689,17 +686,34 @@ def check_sequence_cell(owner: str, cell) -> Layer:
     return layer
 
 
-SEQUENCE_OPTIONS = ("time_major", "return_carry", "reverse", "keep_order", "unroll")
+SEQUENCE_OPTIONS = (
+    Option(
+        "time_major",
+        False,
+        "inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.",
+    ),
+    Option("return_carry", False, "return ``(carry, outputs)`` instead of the outputs."),
+    Option("reverse", False, "run from the last step to the first (outputs in that order)."),
+    Option("keep_order", False, "with ``reverse``, return the outputs in the inputs' order."),
+    Option("unroll", 1, "steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``)."),
+)
 """The options of every adapter's ``RNN``, with the meaning of ``flax.linen.RNN``'s."""
 
 
-def over_time(run, inputs, *, time_major: bool, reverse: bool, keep_order: bool):
-    """Calls ``run(xs) -> (carry, ys)`` on ``inputs`` with time moved to the front.
+def sequence_options(module) -> dict:
+    """The :data:`SEQUENCE_OPTIONS` of an adapter's ``RNN``, read from its attributes."""
+    return {opt.name: getattr(module, opt.name) for opt in SEQUENCE_OPTIONS}
+
+
+def over_time(
+    run, inputs, *, time_major=False, return_carry=False, reverse=False, keep_order=False, unroll=1
+):
+    """Calls ``run(xs, unroll) -> (carry, ys)`` on ``inputs`` with time moved to the front.
 
     ``inputs`` is ``(*batch, time, features)``, or ``(time, *batch, features)`` when
     ``time_major``; as in ``flax.linen.RNN``, ``reverse`` runs from the last step to the
-    first and returns the outputs in that order unless ``keep_order``. Returns
-    ``(carry, ys)`` with ``ys`` laid out as ``inputs``.
+    first and returns the outputs in that order unless ``keep_order``. Returns ``ys``
+    laid out as ``inputs``, or ``(carry, ys)`` with ``return_carry``.
     """
     inputs = jnp.asarray(inputs)
     if inputs.ndim < 2:
@@ -711,10 +725,47 @@ def over_time(run, inputs, *, time_major: bool, reverse: bool, keep_order: bool)
     xs = jnp.moveaxis(inputs, time_axis, 0)
     if reverse:
         xs = jnp.flip(xs, 0)
-    carry, ys = run(xs)
+    carry, ys = run(xs, unroll)
     if reverse and keep_order:
         ys = jnp.flip(ys, 0)
-    return carry, jnp.moveaxis(ys, 0, time_axis)
+    ys = jnp.moveaxis(ys, 0, time_axis)
+    return (carry, ys) if return_carry else ys
+
+
+_SEQUENCE_DOC = (
+    "{what} Step ``t`` gets the key ``split(key, T)[t]`` of {key}, and with "
+    '``residual="noise"`` (the cells\' default) the noise of all ``T`` steps is drawn from '
+    "those keys in one vectorised call before the scan, so each step only reads its noise "
+    "(on a CPU much faster than drawing inside the loop); the memory is what the backward "
+    'pass keeps anyway. With the cell\'s ``residual="key"`` each step draws its own noise '
+    "from its key (forward, and again backward), and no noise array of the sequence's size "
+    "is kept. Both give the same numbers for the same key: those of a ``jax.lax.scan`` over "
+    "the cell with those keys. Without noise (test time, hard or soft gates) no key is "
+    "needed. {more}"
+)
+
+
+def sequence_docstring(*, what: str, key: str, more: str, example: str) -> str:
+    """The docstring of an adapter's ``RNN``: the shared text, the options, an example."""
+    body = textwrap.fill(
+        _SEQUENCE_DOC.format(what=what, key=key, more=more),
+        92,
+        initial_indent="    ",
+        subsequent_indent="    ",
+    )
+    lines = [
+        "A rectify_jax cell over a sequence, with every step's noise drawn in one call.",
+        "",
+        body,
+        "",
+        "    Attributes:",
+        "      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``).",
+        *(f"      {opt.name}: {opt.doc}" for opt in SEQUENCE_OPTIONS),
+        "",
+        "    Examples:",
+        *("      " + line for line in example.strip().splitlines()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------

@@ -151,31 +151,17 @@ globals().update(MODULES)  # PReLU, TLU, ..., NoisyGRUCell: one module per descr
 
 
 class RNN(eqx.Module):
-    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
-
-    Step ``t`` gets the key ``split(key, T)[t]`` of the call's ``key``; with
-    ``residual="noise"`` (the default) the noise of all ``T`` steps is drawn from those
-    keys in one vectorised call before the scan, so each step only reads its noise (on a
-    CPU much faster than drawing inside the loop). With the cell's ``residual="key"``
-    each step draws its own noise from its key (forward, and again backward): no noise
-    array of the sequence's size is kept. Both give the numbers of a ``jax.lax.scan``
-    over the cell with those keys. The options mean what they mean for
-    ``flax.linen.RNN``.
-
-    Attributes:
-      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``).
-      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
-      return_carry: return ``(carry, outputs)`` instead of the outputs.
-      reverse: run from the last step to the first (outputs in that order).
-      keep_order: with ``reverse``, return the outputs in the inputs' order.
-      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
-
-    Examples:
-      >>> from rectify_jax import equinox as rje
-      >>> model = rje.RNN(rje.NoisyLSTMCell(3, 8, key=jax.random.key(0)))
-      >>> model(jnp.ones((2, 5, 3)), key=jax.random.key(1)).shape  # (batch, time, features)
-      (2, 5, 8)
-    """
+    __doc__ = layers.sequence_docstring(
+        what="The noisy cells of this library (``NoisyLSTMCell``, ``NoisyGRUCell``) scanned "
+        "over a sequence, with the options of ``flax.linen.RNN``.",
+        key="the call's keyword-only ``key``",
+        more="``inference`` (the cell's field, or at call time) gives the test-time function.",
+        example="""\
+>>> from rectify_jax import equinox as rje
+>>> model = rje.RNN(rje.NoisyLSTMCell(3, 8, key=jax.random.key(0)))
+>>> model(jnp.ones((2, 5, 3)), key=jax.random.key(1)).shape  # (batch, time, features)
+(2, 5, 8)""",
+    )
 
     cell: _Cell
     time_major: bool = eqx.field(static=True, default=False)
@@ -192,7 +178,7 @@ class RNN(eqx.Module):
         cell = self.cell
         det, key = cell._key(inference, key)
         kernel = cell.params["recurrent_kernel"]
-        carry, ys = layers.run_sequence(
+        return layers.run_sequence(
             cell.layer,
             cell.options,
             cell.params,
@@ -203,12 +189,8 @@ class RNN(eqx.Module):
             features=kernel.shape[0],
             initial_carry=initial_carry,
             carry_dtype=kernel.dtype,
-            time_major=self.time_major,
-            reverse=self.reverse,
-            keep_order=self.keep_order,
-            unroll=self.unroll,
+            **layers.sequence_options(self),
         )
-        return (carry, ys) if self.return_carry else ys
 
 
 def set_noise_scale(model, c):

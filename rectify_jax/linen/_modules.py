@@ -232,39 +232,22 @@ def set_noise_scale(variables: dict, c) -> dict:
 
 
 class RNN(nn.Module):
-    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
-
-    What ``flax.linen.RNN(cell)`` computes, for the noisy cells of this library
-    (:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster: step ``t`` gets the key
-    ``split(key, T)[t]`` of one key from the ``"noise"`` stream (or ``rng=``), and with
-    ``residual="noise"`` (the default) the noise of all ``T`` steps is drawn from those
-    keys in one vectorised call before the scan, so each step only reads its noise; the
-    memory is what the backward pass keeps anyway. With the cell's ``residual="key"``
-    each step draws its own noise from its key instead (forward, and again backward): no
-    noise array of the sequence's size is kept. Both give the same numbers for the same
-    key, and they are the numbers of ``jax.lax.scan`` over the cell with those keys.
-    Without noise (``deterministic``, hard or soft gates) no key is needed.
-
-    The parameters are the cell's, under ``cell`` as with ``flax.linen.RNN``; the inputs of
-    the noisy units are sown per step into ``"intermediates"``, stacked along time.
-    Use :func:`rnn` to get this module for a noisy cell and ``flax.linen.RNN`` otherwise.
-
-    Attributes:
-      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``).
-      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
-      return_carry: return ``(carry, outputs)`` instead of the outputs.
-      reverse: run from the last step to the first (outputs in that order).
-      keep_order: with ``reverse``, return the outputs in the inputs' order.
-      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
-
-    Examples:
-      >>> from rectify_jax import linen as rjl
-      >>> model = rjl.rnn(rjl.NoisyLSTMCell(features=8))  # an rjl.RNN
-      >>> x = jnp.ones((2, 5, 3))  # (batch, time, features)
-      >>> variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, x)
-      >>> model.apply(variables, x, rngs={"noise": jax.random.key(2)}).shape
-      (2, 5, 8)
-    """
+    __doc__ = layers.sequence_docstring(
+        what="What ``flax.linen.RNN(cell)`` computes, for the noisy cells of this library "
+        "(:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster.",
+        key='one key from the ``"noise"`` stream (or ``rng=`` at call time)',
+        more="The parameters are the cell's, under ``cell`` as with ``flax.linen.RNN``; the "
+        'inputs of the noisy units are sown per step into ``"intermediates"``, stacked '
+        "along time. :func:`rnn` returns this module for a noisy cell and "
+        "``flax.linen.RNN`` for other cells.",
+        example="""\
+>>> from rectify_jax import linen as rjl
+>>> model = rjl.rnn(rjl.NoisyLSTMCell(features=8))  # an rjl.RNN
+>>> x = jnp.ones((2, 5, 3))  # (batch, time, features)
+>>> variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, x)
+>>> model.apply(variables, x, rngs={"noise": jax.random.key(2)}).shape
+(2, 5, 8)""",
+    )
 
     cell: nn.RNNCellBase
     time_major: bool = False
@@ -285,12 +268,10 @@ class RNN(nn.Module):
         det = cell.deterministic if deterministic is None else deterministic
         key = _noise_key(self, det or not layer.draws_noise(o), rng, cell.rng_collection)
 
-        def run(xs):
-            carry = (
-                cell.initialize_carry(None, xs.shape[1:])
-                if initial_carry is None
-                else initial_carry
-            )
+        def run(xs, unroll):
+            carry = initial_carry
+            if carry is None:
+                carry = cell.initialize_carry(None, xs.shape[1:])
             per_step = layers.sequence_inputs(
                 layer, o, key, xs.shape[0], xs.shape[1:-1], cell.features, xs.dtype
             )
@@ -304,18 +285,11 @@ class RNN(nn.Module):
                 variable_broadcast=["params", NOISE_SCALE],
                 split_rngs={"params": False},
                 variable_axes={"intermediates": 0 if self.time_major else 1},
-                unroll=self.unroll,
+                unroll=unroll,
             )
             return scan(cell, carry, (xs, per_step))
 
-        carry, ys = layers.over_time(
-            run,
-            inputs,
-            time_major=self.time_major,
-            reverse=self.reverse,
-            keep_order=self.keep_order,
-        )
-        return (carry, ys) if self.return_carry else ys
+        return layers.over_time(run, inputs, **layers.sequence_options(self))
 
 
 def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.Module:
@@ -343,11 +317,12 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.Module:
     """
     layer = getattr(type(cell), "layer", None)
     if layer is not None and layer.recurrent:
-        unknown = sorted(set(kwargs) - set(layers.SEQUENCE_OPTIONS))
+        names = [opt.name for opt in layers.SEQUENCE_OPTIONS]
+        unknown = sorted(set(kwargs) - set(names))
         if unknown:
             raise TypeError(
                 f"rnn: {unknown} are not options of rectify_jax.linen.RNN, which scans "
-                f"{type(cell).__name__} (its options: {list(layers.SEQUENCE_OPTIONS)}); "
+                f"{type(cell).__name__} (its options: {names}); "
                 "for flax.linen.RNN's other options scan the cell with nn.RNN(cell, "
                 "split_rngs={'params': False, 'noise': True}, variable_broadcast=['params', "
                 "'noise_scale'], ...), which draws the noise inside the loop"

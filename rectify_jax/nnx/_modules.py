@@ -246,34 +246,19 @@ MODULES = {layer.name: module(layer) for layer in layers.LAYERS}
 
 
 class RNN(nnx.Module):
-    """A rectify_jax cell over a whole sequence, with every step's noise drawn in one call.
-
-    What ``nnx.RNN(cell)`` computes for the noisy cells of this library
-    (:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster: step ``t`` gets the key
-    ``split(key, T)[t]`` of one key per call (from ``rngs`` at call time or the cell's
-    stream), and with ``residual="noise"`` (the default) the noise of all ``T`` steps is
-    drawn from those keys in one vectorised call before the scan, so each step only reads
-    its noise; the memory is what the backward pass keeps anyway. With the cell's
-    ``residual="key"`` each step draws its own noise from its key (forward, and again
-    backward): no noise array of the sequence's size is kept. Both give the same numbers
-    for the same key, the numbers of a ``jax.lax.scan`` over the cell with those keys.
-
-    Args:
-      cell: a rectify_jax cell (``NoisyLSTMCell`` or ``NoisyGRUCell``); its
-        ``deterministic`` (``eval()`` / ``train()``) decides whether noise is drawn.
-      time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
-      return_carry: return ``(carry, outputs)`` instead of the outputs.
-      reverse: run from the last step to the first (outputs in that order).
-      keep_order: with ``reverse``, return the outputs in the inputs' order.
-      unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
-
-    Examples:
-      >>> from flax import nnx
-      >>> from rectify_jax import nnx as rjx
-      >>> model = rjx.RNN(rjx.NoisyLSTMCell(3, 8, rngs=nnx.Rngs(0)))
-      >>> model(jnp.ones((2, 5, 3))).shape  # (batch, time, features)
-      (2, 5, 8)
-    """
+    __doc__ = layers.sequence_docstring(
+        what="What ``nnx.RNN(cell)`` computes, for the noisy cells of this library "
+        "(:class:`NoisyLSTMCell`, :class:`NoisyGRUCell`), faster.",
+        key="one key per call (from ``rngs`` at call time, or the cell's stream)",
+        more="The cell's ``deterministic`` (``eval()`` / ``train()``) decides whether noise "
+        "is drawn; ``deterministic`` at call time overrides it.",
+        example="""\
+>>> from flax import nnx
+>>> from rectify_jax import nnx as rjx
+>>> model = rjx.RNN(rjx.NoisyLSTMCell(3, 8, rngs=nnx.Rngs(0)))
+>>> model(jnp.ones((2, 5, 3))).shape  # (batch, time, features)
+(2, 5, 8)""",
+    )
 
     def __init__(
         self,
@@ -297,7 +282,7 @@ class RNN(nnx.Module):
         det = cell.deterministic if deterministic is None else deterministic
         det = v.static_bool("RNN", "deterministic", det)
         params, state = _variables(cell, {})
-        carry, ys = layers.run_sequence(
+        return layers.run_sequence(
             layer,
             cell.options,
             params,
@@ -308,12 +293,8 @@ class RNN(nnx.Module):
             features=cell.hidden_features,
             initial_carry=initial_carry,
             carry_dtype=cell.param_dtype,
-            time_major=self.time_major,
-            reverse=self.reverse,
-            keep_order=self.keep_order,
-            unroll=self.unroll,
+            **layers.sequence_options(self),
         )
-        return (carry, ys) if self.return_carry else ys
 
 
 class IRNNCell(nnx.SimpleCell):
