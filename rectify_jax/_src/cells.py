@@ -191,11 +191,11 @@ def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, cell: str, dt
     step given this noise computes what it computes from the key. Drawn in the compute
     dtype of ``dtype``.
     """
-    keys = jax.random.split(key, 2)
+    units = _Units(config, key, None, None, deterministic=False)
     cdt = v.compute_dtype(jnp.dtype(dtype))
     return tuple(
-        noise_lib.sample(k, (*batch_shape, n * hidden), config.noise, cdt, config.generator)
-        for k, n in zip(keys, UNITS_PER_CALL[cell], strict=True)
+        units.noise(call, (*batch_shape, n * hidden), cdt)
+        for call, n in enumerate(UNITS_PER_CALL[cell])
     )
 
 
