@@ -200,10 +200,10 @@ five arms of one cell that share their initial parameters and batches: soft gate
 gates, the noisy units' **expectation** (their test-time function used in training: the
 alpha-slope and the learned `p`, no sampling), and sampled NAN and NAH noise. The noisy arms
 beat soft and hard gates by about 0.10 nats/byte of validation loss, but all of that gain is
-already in the expectation arm: hard → expectation improves by 0.104 [0.069, 0.139]
-nats/byte, expectation → NAH by −0.002 [−0.008, 0.004] and expectation → NAN by 0.006
-[−0.001, 0.014] (95 % intervals over seeds). Here the sampled noise itself did not help, and
-at equal wall time (a noisy step costs about 1.5 times an expectation step on a CPU) the
+already in the expectation arm: hard → expectation improves by 0.098 [0.070, 0.125]
+nats/byte, expectation → NAH by 0.001 [−0.004, 0.006] and expectation → NAN by 0.005
+[−0.001, 0.011] (95 % intervals over seeds). Here the sampled noise itself did not help, and
+at equal wall time (a noisy step costs about 1.3 times an expectation step on a CPU) the
 expectation arm is ahead. On the unique-count task, annealing the noise did not beat fixed
 noise or no noise; the curriculum is what helped. The numbers, figures and tests are in the
 repository's `REPORT.md`.
