@@ -182,8 +182,8 @@ UNITS_PER_CALL = {"lstm": (4, 1), "gru": (2, 1)}
 """How many units of ``hidden`` columns each of a step's two noisy calls covers."""
 
 
-def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, cell: str, dtype):
-    """The noise one step of a ``cell`` (``"lstm"`` or ``"gru"``) draws from ``key``.
+def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, kind: str, dtype):
+    """The noise one step of a cell of ``kind`` (``"lstm"`` or ``"gru"``) draws from ``key``.
 
     A tuple with one array per call of the step, of shape ``(*batch_shape, n * hidden)``
     for the ``n`` units of that call (``UNITS_PER_CALL``), each drawn from
@@ -195,7 +195,7 @@ def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, cell: str, dt
     cdt = v.compute_dtype(jnp.dtype(dtype))
     return tuple(
         units.noise(call, (*batch_shape, n * hidden), cdt)
-        for call, n in enumerate(UNITS_PER_CALL[cell])
+        for call, n in enumerate(UNITS_PER_CALL[kind])
     )
 
 

@@ -512,7 +512,7 @@ def _zeros(batch_shape, features, dtype):
     return jnp.zeros((*batch_shape, features), dtype)
 
 
-def _cell(name, *, title, math, flax, carry_doc, layout, step, carry, cell) -> Layer:
+def _cell(name, *, title, math, flax, carry_doc, layout, step, carry, kind) -> Layer:
     """A noisy recurrent cell: ``layout`` (parameter shapes and roles) and ``step`` (the
     pure step of ``rectify_jax._src.cells``) with the options, state and docs they share."""
 
@@ -540,7 +540,7 @@ def _cell(name, *, title, math, flax, carry_doc, layout, step, carry, cell) -> L
         )
 
     def step_noise(o, key, batch_shape, features, dtype):
-        return cells.step_noise(_cell_config(o), key, batch_shape, features, cell, dtype)
+        return cells.step_noise(_cell_config(o), key, batch_shape, features, kind, dtype)
 
     return Layer(
         name=name,
@@ -568,7 +568,7 @@ NOISY_LSTM_CELL = _cell(
     layout=cells.lstm_layout,
     step=cells.noisy_lstm_step,
     carry=lambda batch, features, dtype: (_zeros(batch, features, dtype),) * 2,
-    cell="lstm",
+    kind="lstm",
 )
 
 NOISY_GRU_CELL = _cell(
@@ -581,7 +581,7 @@ NOISY_GRU_CELL = _cell(
     layout=cells.gru_layout,
     step=cells.noisy_gru_step,
     carry=_zeros,
-    cell="gru",
+    kind="gru",
 )
 
 LAYERS: tuple[Layer, ...] = (
