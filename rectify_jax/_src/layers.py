@@ -675,10 +675,16 @@ def run_sequence(
     return over_time(run, inputs, **options)
 
 
+def sequence_cell(cell) -> Layer | None:
+    """The description of ``cell``'s class if it is a cell of this library, else None."""
+    layer = getattr(type(cell), "layer", None)
+    return layer if isinstance(layer, Layer) and layer.recurrent else None
+
+
 def check_sequence_cell(owner: str, cell) -> Layer:
     """The description of ``cell``'s class, if it is a cell of this library; else a TypeError."""
-    layer = getattr(type(cell), "layer", None)
-    if not isinstance(layer, Layer) or not layer.recurrent:
+    layer = sequence_cell(cell)
+    if layer is None:
         raise TypeError(
             f"{owner}: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
             f"{type(cell).__name__}; scan other cells with the framework's own RNN"

@@ -315,8 +315,8 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.Module:
       >>> model.apply(variables, x, rngs={"noise": jax.random.key(2)}).shape
       (2, 5, 8)
     """
-    layer = getattr(type(cell), "layer", None)
-    if layer is not None and layer.recurrent:
+    stream = getattr(cell, "rng_collection", "noise")
+    if layers.sequence_cell(cell) is not None:
         names = [opt.name for opt in layers.SEQUENCE_OPTIONS]
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
@@ -324,11 +324,10 @@ def rnn(cell: nn.RNNCellBase, **kwargs) -> nn.Module:
                 f"rnn: {unknown} are not options of rectify_jax.linen.RNN, which scans "
                 f"{type(cell).__name__} (its options: {names}); "
                 "for flax.linen.RNN's other options scan the cell with nn.RNN(cell, "
-                "split_rngs={'params': False, 'noise': True}, variable_broadcast=['params', "
-                "'noise_scale'], ...), which draws the noise inside the loop"
+                f"split_rngs={{'params': False, {stream!r}: True}}, variable_broadcast="
+                f"['params', {NOISE_SCALE!r}], ...), which draws the noise inside the loop"
             )
         return RNN(cell, **kwargs)
-    stream = getattr(cell, "rng_collection", "noise")
     kwargs.setdefault("split_rngs", {"params": False, stream: True})
     kwargs.setdefault("variable_broadcast", ["params", NOISE_SCALE])
     # Sown or captured intermediates of every step, stacked along the time axis.
