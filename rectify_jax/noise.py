@@ -5,8 +5,11 @@ numbers) or ``generator="fast"``: a counter-based generator seeded from the same
 in which element ``i`` of the noise is a keyed hash of ``i`` alone. It costs a few
 integer operations and an inverse error function per element instead of a
 threefry block, and its values are the same however the array is sharded,
-batched or split across devices. Its uniforms have 24 bits of resolution, so the
-normal tails are cut at about 5.3 standard deviations.
+batched or split across devices. Its normal maps the top 24 bits of the hash to one of
+2**24 symmetric, exactly representable points strictly inside (-1, 1) before the inverse
+error function, so every draw is finite and the tails are cut at about 5.42 standard
+deviations; its uniform (used by :func:`rectify_jax.rrelu`) has 23 bits and lies in
+[2**-24, 1 - 2**-24], never 0 or 1.
 
 With ``generator="jax"`` the normal noise is :func:`jax_normal`: the numbers of
 ``jax.random.normal``, bit for bit, computed from a written-out threefry2x32 that XLA

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import rectify_jax as rj
 from rectify_jax._src import noise
 
 
@@ -82,6 +83,71 @@ def test_fast_bits_are_balanced(key):
     bits = np.asarray(noise.fast_bits(key, (N_FAST,)))
     ones = np.array([((bits >> b) & 1).mean() for b in range(32)])
     assert np.all(np.abs(ones - 0.5) < 5 * 0.5 / math.sqrt(N_FAST))
+
+
+def test_every_bit_pattern_maps_to_a_finite_symmetric_normal():
+    # Exhaustive over what the construction can produce: the fast normal reads the top 24
+    # bits, jax.random.normal's map (the default generator) the top 23.
+    top24 = jnp.arange(2**24, dtype=jnp.uint32) << 8
+    v = np.asarray(jax.jit(noise._signed_unit_from_bits)(top24))
+    assert np.unique(v).size == 2**24  # every cell distinct: 24 bits of resolution
+    assert v.max() == np.float32(1 - 2**-24) and v.min() == -v.max()
+    z = np.asarray(jax.jit(noise._fast_normal_from_bits)(top24))
+    assert np.isfinite(z).all()
+    np.testing.assert_array_equal(z, -z[::-1])  # symmetric about 0
+    assert 5.41 < z.max() < 5.43  # the docstrings' tail: the normal quantile of 1 - 2**-25
+    top23 = jnp.arange(2**23, dtype=jnp.uint32) << 9
+    zj = np.asarray(jax.jit(noise._jax_normal_from_bits)(top23))
+    assert np.isfinite(zj).all() and -5.43 < zj.min() < -5.41 and 5.21 < zj.max() < 5.23
+
+
+def test_fast_uniform_extremes_are_strictly_inside_the_unit_interval():
+    extremes = jnp.array([0, 2**9 - 1, 2**32 - 2**9, 2**32 - 1], jnp.uint32)
+    u = np.asarray(noise._fast_uniform_from_bits(extremes), np.float64)
+    np.testing.assert_array_equal(u, [2**-24, 2**-24, 1 - 2**-24, 1 - 2**-24])
+
+
+def test_the_hash_reaches_the_extreme_bit_patterns_and_no_draw_is_non_finite():
+    # Before the fix, the top 24-bit value rounded the uniform to 1.0 and erf_inv(1) = inf:
+    # about once per 2**24 draws, in 17 of these 64 keys within 2**22 draws.
+    n = 2**22
+
+    @jax.jit
+    def scan(key):
+        bits = noise.fast_bits(key, (n,))
+        z = noise.fast_normal(key, (n,))
+        u = noise.fast_uniform(key, (n,))
+        return (
+            jnp.max(bits >> 8),
+            jnp.all(jnp.isfinite(z)),
+            jnp.all((u > 0) & (u < 1)),
+        )
+
+    seen_top = 0
+    for seed in range(64):
+        top, finite, inside = scan(jax.random.key(seed))
+        assert bool(finite), f"seed {seed}: a non-finite fast normal"
+        assert bool(inside), f"seed {seed}: a fast uniform outside (0, 1)"
+        seen_top += int(top) == 2**24 - 1
+    # P(a key hits the top pattern in 2**22 draws) = 1 - (1 - 2**-24)**(2**22) = 0.22: over
+    # 64 keys the count is binomial with mean 14.1 and sd 3.3; 3 is below mean - 3 sd.
+    assert seen_top >= 3
+
+
+def test_linear_range_is_exact_with_fast_noise():
+    # This key's fast noise held the bit pattern that rounded to inf: the linear range
+    # returned NaN instead of x.
+    x = jnp.zeros(4)
+    np.testing.assert_array_equal(
+        rj.noisy_hard_tanh(x, jax.random.key(3616469), generator="fast"), x
+    )
+
+
+def test_fast_uniform_range_stays_closed():
+    key = jax.random.key(0)
+    lo, hi = jnp.float32(1 / 8), jnp.float32(1 / 3)
+    u = noise.uniform(key, (2**16,), jnp.float32, lo, hi, "fast")
+    assert float(u.min()) >= lo and float(u.max()) <= hi
 
 
 def test_fast_noise_depends_only_on_the_key_and_the_flat_index(key):

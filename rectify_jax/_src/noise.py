@@ -110,18 +110,45 @@ def fast_bits(key: jax.Array, shape) -> jax.Array:
 
 
 def fast_uniform(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-    """Uniform on the open interval (0, 1) from :func:`fast_bits`, with 24 bits of resolution."""
-    u = ((fast_bits(key, shape) >> 8).astype(jnp.float32) + 0.5) * (2.0**-24)
-    return u.astype(dtype)
+    """Uniform on the open interval (0, 1) from :func:`fast_bits`, with 23 bits of resolution.
+
+    ``u = (k + 1/2) / 2**23`` with ``k`` the top 23 bits of :func:`fast_bits`: the midpoints
+    of 2**23 equal cells, every one exact in float32, so ``2**-24 <= u <= 1 - 2**-24`` and
+    ``u`` is never 0 or 1.
+    """
+    return _fast_uniform_from_bits(fast_bits(key, shape)).astype(dtype)
+
+
+def _fast_uniform_from_bits(bits: jax.Array) -> jax.Array:
+    k = (bits >> jnp.uint32(9)).astype(jnp.float32)
+    return (k + np.float32(0.5)) * np.float32(2.0**-23)
+
+
+def _signed_unit_from_bits(bits: jax.Array) -> jax.Array:
+    """``v = (2k + 1) / 2**24 - 1`` for ``k = bits >> 8``: 2**24 odd multiples of 2**-24.
+
+    Every value is exact in float32 and the set is symmetric about 0, with
+    ``|v| <= 1 - 2**-24 < 1``, so ``erf_inv(v)`` is finite for every ``bits``.
+    """
+    odd = ((bits >> jnp.uint32(7)) | jnp.uint32(1)).astype(jnp.int32) - jnp.int32(2**24)
+    return odd.astype(jnp.float32) * np.float32(2.0**-24)
+
+
+def _fast_normal_from_bits(bits: jax.Array) -> jax.Array:
+    return np.float32(math.sqrt(2.0)) * jax.lax.erf_inv(_signed_unit_from_bits(bits))
 
 
 def fast_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-    """Standard normal by inverting the CDF of :func:`fast_uniform`: ``sqrt(2) erfinv(2u - 1)``.
+    """Standard normal by inverting the CDF: ``sqrt(2) erfinv(v)``, ``v = 2u - 1``.
 
-    The 24-bit uniform truncates the tails at about 5.3 standard deviations.
+    ``v = (2k + 1) / 2**24 - 1`` with ``k`` the top 24 bits of :func:`fast_bits`, that is
+    ``2u - 1`` for ``u`` the midpoint of one of 2**24 equal cells of (0, 1). Every ``v``
+    is exact in float32 and ``|v| <= 1 - 2**-24``, so every draw is finite: the values are
+    symmetric about 0 and the largest in magnitude is ``sqrt(2) erfinv(1 - 2**-24)``,
+    about 5.42 (the normal quantile of ``1 - 2**-25``). The tails beyond it, probability
+    about 6e-8, are cut.
     """
-    u = fast_uniform(key, shape, jnp.float32)
-    return (math.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0)).astype(dtype)
+    return _fast_normal_from_bits(fast_bits(key, shape)).astype(dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -199,8 +226,18 @@ def jax_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
     data = jax.random.key_data(key)
     i = jax.lax.iota(jnp.uint32, size).reshape(shape)
     b0, b1 = threefry2x32(data[0], data[1], jnp.zeros_like(i), i)
+    return _jax_normal_from_bits(b0 ^ b1)
+
+
+def _jax_normal_from_bits(bits: jax.Array) -> jax.Array:
+    """``jax.random.normal``'s map from 32 bits to a float32 normal.
+
+    The top 23 bits make a float in [1, 2); it is moved to a uniform on [-1 + ulp, 1)
+    and mapped by ``sqrt(2) erf_inv``. The uniform's largest value is ``1 - 2**-23``, so
+    every draw is finite (about 5.33 at most in magnitude).
+    """
     one = np.array(1.0, np.float32).view(np.uint32)
-    floats = jax.lax.bitcast_convert_type(((b0 ^ b1) >> jnp.uint32(9)) | one, jnp.float32)
+    floats = jax.lax.bitcast_convert_type((bits >> jnp.uint32(9)) | one, jnp.float32)
     lo = np.nextafter(np.float32(-1.0), np.float32(0.0))
     u = jnp.maximum(lo, (floats - np.float32(1.0)) * (np.float32(1.0) - lo) + lo)
     return np.float32(math.sqrt(2.0)) * jax.lax.erf_inv(u)
@@ -219,7 +256,9 @@ def sample(key: jax.Array, shape, kind: str, dtype, generator: str = "jax") -> j
 def uniform(key: jax.Array, shape, dtype, minval, maxval, generator: str = "jax") -> jax.Array:
     """Uniform on [minval, maxval) from ``jax.random`` or the fast generator."""
     if generator == "fast":
-        return minval + (maxval - minval) * fast_uniform(key, shape, dtype)
+        # the clip keeps a rounded minval + (maxval - minval) * u inside the closed range
+        u = fast_uniform(key, shape, dtype)
+        return jnp.clip(minval + (maxval - minval) * u, minval, maxval)
     return jax.random.uniform(key, shape, dtype, jnp.broadcast_to(minval, shape), maxval)
 
 
