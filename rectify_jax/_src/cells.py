@@ -1,20 +1,17 @@
-"""Noisy recurrent cells as pure step functions, shared by the linen and NNX modules.
+"""Noisy recurrent cells as pure step functions, shared by the linen, NNX and Equinox cells.
 
-Each cell is a parameter layout (name -> shape and role) and a step
-``(params, carry, x, key) -> (carry, y)``. The frameworks only create the
-parameters and supply the key; the math lives here once, so linen and NNX cells
-give identical outputs for identical parameters and keys.
+Each framework's cell holds its parameters in its own idiom (flax's cells: one kernel
+per gate, ``ii`` ... ``ho``; Equinox's: ``weight_ih``, ``weight_hh``), fuses them with
+:func:`fuse_lstm` / :func:`fuse_gru` and calls the step ``(weights, carry, x, key) ->
+(carry, y)`` here: the mathematics is written once, so the three frameworks give
+identical outputs for identical weights and keys.
 
 Every sigmoid gate is a :func:`noisy_hard_sigmoid` and every tanh a
 :func:`noisy_hard_tanh`, as in the LSTM experiments of Gulcehre et al. (2016),
 each with its own learned noise slope ``p`` (one per hidden unit). For controlled
 comparisons the same cell can run hard (``hard_sigmoid`` / ``hard_tanh``) or soft
-(``sigmoid`` / ``tanh``) gates instead (``NoiseConfig.gates``): the parameters, their
-initialisation and the rest of the step stay the same.
-
-The fused kernels are initialised gate block by gate block
-(:func:`~rectify_jax.initializers.blockwise`), so each gate's recurrent block is
-orthogonal on its own, as in ``flax.linen.LSTMCell`` / ``GRUCell``.
+(``sigmoid`` / ``tanh``) gates instead (``NoiseConfig.gates``): the rest of the step
+stays the same, and with soft gates it is flax's ``LSTMCell`` / ``GRUCell``.
 """
 
 from __future__ import annotations
@@ -27,48 +24,54 @@ import jax.numpy as jnp
 from rectify_jax._src import activations, output_noise
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
-from rectify_jax._src.initializers import blockwise
 from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
 
-# Roles pick the initialiser: "kernel", "recurrent", "bias" or "p". The third entry of a
-# layout row is how many gate blocks the last axis holds (each initialised on its own).
 LSTM_P = ("input_gate", "forget_gate", "candidate", "output_gate", "cell_output")
+"""The five noisy units of the LSTM, in the order of the rows of its ``p``."""
 GRU_P = ("reset_gate", "update_gate", "candidate")
+"""The three noisy units of the GRU, in the order of the rows of its ``p``."""
 GATES = ("noisy", "hard", "soft")
+"""What a cell's gates are: the noisy units, or for controls hard or soft functions."""
 
-Layout = dict[str, tuple[tuple[int, ...], str, int]]
-
-
-def lstm_layout(in_features: int, hidden: int) -> Layout:
-    """Parameter name -> (shape, role, blocks) of :func:`noisy_lstm_step`; gates i, f, g, o."""
-    return {
-        "input_kernel": ((in_features, 4 * hidden), "kernel", 4),
-        "recurrent_kernel": ((hidden, 4 * hidden), "recurrent", 4),
-        "bias": ((4 * hidden,), "bias", 1),
-        "p": ((len(LSTM_P), hidden), "p", 1),
-    }
+LSTM_INPUT = ("ii", "if", "ig", "io")
+"""flax's names of the LSTM's input kernels, gates i, f, g, o (``if_`` in NNX)."""
+LSTM_RECURRENT = ("hi", "hf", "hg", "ho")
+"""flax's names of the LSTM's recurrent kernels and biases, gates i, f, g, o."""
+GRU_INPUT = ("ir", "iz", "in")
+"""flax's names of the GRU's input kernels and biases, gates r, z, n (``in_`` in NNX)."""
+GRU_RECURRENT = ("hr", "hz", "hn")
+"""flax's names of the GRU's recurrent kernels, gates r, z, n (``hn`` also has a bias)."""
 
 
-def gru_layout(in_features: int, hidden: int) -> Layout:
-    """Parameter name -> (shape, role, blocks) of :func:`noisy_gru_step`; gates r, z, n."""
-    return {
-        "input_kernel": ((in_features, 3 * hidden), "kernel", 3),
-        "recurrent_kernel": ((hidden, 3 * hidden), "recurrent", 3),
-        "bias": ((3 * hidden,), "bias", 1),
-        "recurrent_bias": ((hidden,), "bias", 1),
-        "p": ((len(GRU_P), hidden), "p", 1),
-    }
+def fuse_lstm(input_kernels, recurrent_kernels, biases, p=None) -> dict:
+    """The weights of :func:`noisy_lstm_step` from flax's per-gate ones (gates i, f, g, o).
+
+    ``input_kernels`` are four ``(in_features, hidden)`` kernels, ``recurrent_kernels``
+    four ``(hidden, hidden)`` kernels and ``biases`` four ``(hidden,)`` biases, as in
+    ``flax.linen.LSTMCell`` (``ii``/``hi`` ... ``io``/``ho``); ``p`` is ``(5, hidden)`` or
+    None (hard or soft gates). Returns ``{"kernel": [[W_i]; [W_h]], "bias": b, "p": p}``
+    with the gates side by side, so that a step is one product ``[x, h] @ kernel``.
+    """
+    kernel = jnp.concatenate(
+        [jnp.concatenate(input_kernels, axis=-1), jnp.concatenate(recurrent_kernels, axis=-1)],
+        axis=0,
+    )
+    return {"kernel": kernel, "bias": jnp.concatenate(biases, axis=-1), "p": p}
 
 
-def layout_initializers(layout: Layout, inits: dict) -> dict[str, tuple[tuple[int, ...], object]]:
-    """Parameter name -> (shape, initialiser), each fused kernel initialised per gate block.
+def fuse_gru(input_kernels, input_biases, recurrent_kernels, recurrent_bias, p=None) -> dict:
+    """The weights of :func:`noisy_gru_step` from flax's per-gate ones (gates r, z, n).
 
-    ``inits`` maps a role (``"kernel"``, ``"recurrent"``, ``"bias"``, ``"p"``) to an
-    initialiser; the linen and NNX cells both create their parameters from this.
+    As ``flax.linen.GRUCell``: three input kernels with biases (``ir``, ``iz``, ``in``),
+    three recurrent kernels (``hr``, ``hz``, ``hn``) and the bias of ``hn``; ``p`` is
+    ``(3, hidden)`` or None (hard or soft gates).
     """
     return {
-        name: (shape, blockwise(inits[role], blocks) if blocks > 1 else inits[role])
-        for name, (shape, role, blocks) in layout.items()
+        "input_kernel": jnp.concatenate(input_kernels, axis=-1),
+        "bias": jnp.concatenate(input_biases, axis=-1),
+        "recurrent_kernel": jnp.concatenate(recurrent_kernels, axis=-1),
+        "recurrent_bias": recurrent_bias,
+        "p": p,
     }
 
 
@@ -199,12 +202,19 @@ def step_noise(config: NoiseConfig, key, batch_shape, hidden: int, kind: str, dt
     )
 
 
-def _cast(params, dtype):
-    return {k: jnp.asarray(w).astype(dtype) for k, w in params.items()}
+def _cast(weights, dtype):
+    return {k: None if w is None else jnp.asarray(w).astype(dtype) for k, w in weights.items()}
+
+
+def compute_dtype(dtype, x, weights) -> jnp.dtype:
+    """``dtype`` if given, else the promoted dtype of ``x`` and the weights (flax's rule)."""
+    if dtype is not None:
+        return jnp.dtype(dtype)
+    return jnp.result_type(x, *(w for w in weights.values() if w is not None))
 
 
 def noisy_lstm_step(
-    params,
+    weights,
     carry,
     x,
     key,
@@ -213,6 +223,7 @@ def noisy_lstm_step(
     tanh_c,
     config: NoiseConfig,
     deterministic: bool,
+    dtype=None,
     with_preactivations: bool = False,
     noise=None,
 ):
@@ -225,25 +236,28 @@ def noisy_lstm_step(
     with :math:`\tilde\sigma` the noisy hard sigmoid and :math:`\tilde t` the noisy hard tanh.
     With ``with_preactivations=True`` also returns the inputs of the five noisy units
     (named as in ``LSTM_P``), for diagnostics. ``noise``: the step's noise drawn ahead
-    (:func:`step_noise`), used instead of drawing it from ``key``.
+    (:func:`step_noise`), used instead of drawing it from ``key``. ``weights`` come from
+    :func:`fuse_lstm`; the step computes in ``dtype`` (default: the promoted dtype of
+    ``x`` and the weights, as flax's cells do).
     """
-    c, h = carry
-    w = _cast(params, x.dtype)
+    cdt = compute_dtype(dtype, x, weights)
+    w = _cast(weights, cdt)
+    x = x.astype(cdt)
+    c, h = (a.astype(cdt) for a in carry)
     # one product [x, h] @ [W_x; W_h]: on a CPU faster than two at every size measured
-    kernel = jnp.concatenate([w["input_kernel"], w["recurrent_kernel"]], axis=0)
-    z = jnp.concatenate([x, h], axis=-1) @ kernel + w["bias"]
+    z = jnp.concatenate([x, h], axis=-1) @ w["kernel"] + w["bias"]
     units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
-    i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), p[:4], 0)
+    i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), None if p is None else p[:4], 0)
     new_c = f * c + i * g
-    (t,) = units(new_c, ("squash",), p[4:], 1)
+    (t,) = units(new_c, ("squash",), None if p is None else p[4:], 1)
     new_h = o * t
     pre = dict(zip(LSTM_P, (*jnp.split(z, 4, axis=-1), new_c), strict=True))
     return ((new_c, new_h), new_h, pre) if with_preactivations else ((new_c, new_h), new_h)
 
 
 def noisy_gru_step(
-    params,
+    weights,
     h,
     x,
     key,
@@ -252,6 +266,7 @@ def noisy_gru_step(
     tanh_c,
     config: NoiseConfig,
     deterministic: bool,
+    dtype=None,
     with_preactivations: bool = False,
     noise=None,
 ):
@@ -262,18 +277,20 @@ def noisy_gru_step(
       n = \tilde t(W_{xn} x + b_n + r\,(W_{hn} h + b_{hn})), \quad h' = (1 - z)\,n + z\,h
 
     With ``with_preactivations=True`` also returns the inputs of the three noisy units;
-    ``noise`` as in :func:`noisy_lstm_step`.
+    ``noise`` and ``dtype`` as in :func:`noisy_lstm_step`; ``weights`` from :func:`fuse_gru`.
     """
-    w = _cast(params, x.dtype)
+    cdt = compute_dtype(dtype, x, weights)
+    w = _cast(weights, cdt)
+    x, h = x.astype(cdt), h.astype(cdt)
     xs = x @ w["input_kernel"] + w["bias"]
     hs = h @ w["recurrent_kernel"]
     hidden = h.shape[-1]
     zrz = xs[..., : 2 * hidden] + hs[..., : 2 * hidden]
     units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
-    r, z = units(zrz, ("gate", "gate"), p[:2], 0)
+    r, z = units(zrz, ("gate", "gate"), None if p is None else p[:2], 0)
     zn = xs[..., 2 * hidden :] + r * (hs[..., 2 * hidden :] + w["recurrent_bias"])
-    (n,) = units(zn, ("squash",), p[2:], 1)
+    (n,) = units(zn, ("squash",), None if p is None else p[2:], 1)
     new_h = (1 - z) * n + z * h
     pre = dict(zip(GRU_P, (*jnp.split(zrz, 2, axis=-1), zn), strict=True))
     return (new_h, new_h, pre) if with_preactivations else (new_h, new_h)

@@ -325,23 +325,23 @@ def noisy_gradient_paths(
     return GradientPaths(paths.linear, paths.nonlinear, paths.stochastic)
 
 
-def sown_path_shares(options, sown: dict, cotangent) -> dict[str, jax.Array]:
+def sown_path_shares(layer, sown: dict, cotangent) -> dict[str, jax.Array]:
     """Path shares of one noisy layer from what it sowed (``x``, ``key``, ``p``, ``c``), its
-    options (``unit``, ``alpha``, ``noise``, ``generator``) and ``dL/dphi`` at its output.
+    attributes (``unit``, ``alpha``, ``noise``, ``generator``) and ``dL/dphi`` at its output.
 
     Shared by the linen and NNX ``noisy_path_shares``: the paths are rebuilt outside the
     layer with the same kernel as the layer's backward pass.
     """
     paths = noisy_gradient_paths(
-        options.unit,
+        layer.unit,
         sown["x"],
         sown["key"],
         cotangent,
         p=sown["p"],
-        alpha=options.alpha,
+        alpha=layer.alpha,
         c=sown["c"],
-        noise=options.noise,
-        generator=options.generator,
+        noise=layer.noise,
+        generator=layer.generator,
     )
     return path_shares(paths)
 

@@ -81,3 +81,25 @@ def blockwise(init, blocks: int):
         return jnp.concatenate([init(k, block, dtype) for k in keys], axis=-1)
 
     return block_init
+
+
+def in_float32(init):
+    r"""``init`` computed in float32 and cast, for 16-bit parameter dtypes.
+
+    Some initialisers cannot run in 16 bits on every backend (``orthogonal()`` needs a
+    QR decomposition, which XLA's CPU backend lacks for bfloat16 and float16). Wrapped,
+    a 16-bit ``dtype`` draws the float32 values and rounds them once; other dtypes call
+    ``init`` unchanged, so float32 and float64 parameters are the same numbers as before.
+
+    Examples:
+      >>> init = rj.initializers.in_float32(jax.nn.initializers.orthogonal())
+      >>> init(jax.random.key(0), (4, 4), jnp.bfloat16).dtype
+      dtype(bfloat16)
+    """
+
+    def wrapped(key, shape, dtype=jnp.float32):
+        if jnp.dtype(dtype).itemsize < 4 and jnp.issubdtype(dtype, jnp.floating):
+            return init(key, shape, jnp.float32).astype(dtype)
+        return init(key, shape, dtype)
+
+    return wrapped

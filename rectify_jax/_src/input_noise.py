@@ -23,7 +23,16 @@ from jax.typing import ArrayLike
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 from rectify_jax._src.output_noise import sigma
-from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit, default
+from rectify_jax._src.units import (
+    HARD_SIGMOID_C,
+    HARD_SIGMOID_UNIT,
+    HARD_TANH_C,
+    HARD_TANH_UNIT,
+    INPUT_S,
+    SATURATED_S,
+    NoisyUnit,
+    default,
+)
 
 MODES = ("fixed", "learned", "saturated")
 
@@ -99,7 +108,7 @@ def input_noisy_hard_tanh(
     x: ArrayLike,
     key: jax.Array | None = None,
     *,
-    s: ArrayLike | None = None,
+    s: ArrayLike = INPUT_S,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:
@@ -143,7 +152,7 @@ def input_noisy_hard_sigmoid(
     x: ArrayLike,
     key: jax.Array | None = None,
     *,
-    s: ArrayLike | None = None,
+    s: ArrayLike = INPUT_S,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:
@@ -188,7 +197,7 @@ def learned_input_noisy_hard_tanh(
     key: jax.Array | None = None,
     *,
     p: ArrayLike = 1.0,
-    c: ArrayLike | None = None,
+    c: ArrayLike = HARD_TANH_C,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:
@@ -234,7 +243,7 @@ def learned_input_noisy_hard_sigmoid(
     key: jax.Array | None = None,
     *,
     p: ArrayLike = 1.0,
-    c: ArrayLike | None = None,
+    c: ArrayLike = HARD_SIGMOID_C,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:
@@ -279,7 +288,7 @@ def saturated_input_noisy_hard_tanh(
     x: ArrayLike,
     key: jax.Array | None = None,
     *,
-    s: ArrayLike | None = None,
+    s: ArrayLike = SATURATED_S,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:
@@ -323,7 +332,7 @@ def saturated_input_noisy_hard_sigmoid(
     x: ArrayLike,
     key: jax.Array | None = None,
     *,
-    s: ArrayLike | None = None,
+    s: ArrayLike = SATURATED_S,
     deterministic: bool = False,
     generator: str = "jax",
 ) -> jax.Array:

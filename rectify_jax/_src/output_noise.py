@@ -30,7 +30,16 @@ from jax.typing import ArrayLike
 
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
-from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit, default
+from rectify_jax._src.units import (
+    HARD_SIGMOID_ALPHA,
+    HARD_SIGMOID_C,
+    HARD_SIGMOID_UNIT,
+    HARD_TANH_ALPHA,
+    HARD_TANH_C,
+    HARD_TANH_UNIT,
+    NoisyUnit,
+    default,
+)
 
 RESIDUALS = ("noise", "key")
 
@@ -317,8 +326,8 @@ def noisy_hard_tanh(
     key: jax.Array | None = None,
     *,
     p: ArrayLike = 1.0,
-    alpha: ArrayLike | None = None,
-    c: ArrayLike | None = None,
+    alpha: ArrayLike = HARD_TANH_ALPHA,
+    c: ArrayLike = HARD_TANH_C,
     noise: str = "half_normal",
     deterministic: bool = False,
     residual: str = "noise",
@@ -393,8 +402,8 @@ def noisy_hard_sigmoid(
     key: jax.Array | None = None,
     *,
     p: ArrayLike = 1.0,
-    alpha: ArrayLike | None = None,
-    c: ArrayLike | None = None,
+    alpha: ArrayLike = HARD_SIGMOID_ALPHA,
+    c: ArrayLike = HARD_SIGMOID_C,
     noise: str = "half_normal",
     deterministic: bool = False,
     residual: str = "noise",

@@ -2,7 +2,7 @@
 
 One row per public activation: the function, how to call it with typical arguments,
 its test-time (deterministic) function, its :class:`~rectify_jax._src.activity.Activity`
-rule, whether it draws noise, its layer description if it has one, and its ``jax.nn``
+rule, whether it draws noise, the name of its module if it has one, and its ``jax.nn``
 twin if there is one. The test battery, the benchmark, the plots, the diagnostics and
 ``python -m rectify_jax`` iterate this tuple; adding an activation is one row here plus
 its function and its focused tests.
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from rectify_jax._src import activations as act
-from rectify_jax._src import activity, input_noise, layers, output_noise, stochastic
+from rectify_jax._src import activity, input_noise, output_noise, stochastic
 from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
 
 
@@ -33,7 +33,8 @@ class Entry:
       test_time: ``x -> y``, the function at test time (noise replaced by its mean).
       activity: what "active" and "saturated" mean for it.
       stochastic: draws noise from a key.
-      layer: its layer description, if it has one.
+      module: the name of its module class in ``rectify_jax.linen``, ``rectify_jax.nnx``
+        and ``rectify_jax.equinox``, if it has one.
       jax_nn: its ``jax.nn`` equivalent, if there is one (benchmarks compare the two).
       plot: drawn in the default activation figure.
     """
@@ -44,23 +45,23 @@ class Entry:
     test_time: Callable[[jax.Array], jax.Array]
     activity: activity.Activity
     stochastic: bool = False
-    layer: layers.Layer | None = None
+    module: str | None = None
     jax_nn: Callable | None = None
     plot: bool = True
 
 
-def _deterministic(name, fn, rule, jax_nn=None, layer=None, **kwargs) -> Entry:
+def _deterministic(name, fn, rule, jax_nn=None, module=None, **kwargs) -> Entry:
     def call(x, key):
         return fn(x, **kwargs)
 
     def test_time(x):
         return fn(x, **kwargs)
 
-    return Entry(name, fn, call, test_time, rule, layer=layer, jax_nn=jax_nn)
+    return Entry(name, fn, call, test_time, rule, module=module, jax_nn=jax_nn)
 
 
 def _noisy_family(
-    unit: NoisyUnit, fns: dict[str, Callable], layer: layers.Layer, learned_c: float
+    unit: NoisyUnit, fns: dict[str, Callable], module: str, learned_c: float
 ) -> list[Entry]:
     """The output- and input-noise functions of one unit; all measured as its ``h``.
 
@@ -79,7 +80,7 @@ def _noisy_family(
                 lambda x, fn=fn: fn(x, deterministic=True),
                 rule,
                 stochastic=True,
-                layer=layer if fn.__name__.startswith("noisy_") else None,
+                module=module if fn.__name__.startswith("noisy_") else None,
                 plot=fn.__name__.startswith("noisy_"),
             )
         )
@@ -104,7 +105,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
         lambda x, key: act.prelu(x, jnp.float32(0.25)),
         lambda x: act.prelu(x, 0.25),
         activity.leaky("prelu", lambda x: act.prelu(x, 0.25)),
-        layer=layers.PRELU,
+        module="PReLU",
     ),
     # elu and tlu reach 95% of their negative asymptote -alpha at these points
     _deterministic("elu", act.elu, activity.one_sided("elu", act.elu, math.log(0.05)), jax.nn.elu),
@@ -135,7 +136,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
         "tlu",
         act.tlu,
         activity.one_sided("tlu", act.tlu, -activity.TANH_X),
-        layer=layers.TLU,
+        module="TLU",
         alpha=0.7,
     ),
     Entry(
@@ -145,7 +146,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
         lambda x: stochastic.rrelu(x, deterministic=True),
         activity.leaky("rrelu", lambda x: act.leaky_relu(x, (1 / 8 + 1 / 3) / 2)),
         stochastic=True,
-        layer=layers.RRELU,
+        module="RReLU",
     ),
     Entry(
         "nrelu",
@@ -154,7 +155,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
         lambda x: stochastic.nrelu(x, deterministic=True),
         activity.one_sided("nrelu", act.relu, 0.0),
         stochastic=True,
-        layer=layers.NRELU,
+        module="NReLU",
     ),
     *_noisy_family(
         HARD_TANH_UNIT,
@@ -164,7 +165,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
             "learned_input_noisy_hard_tanh": input_noise.learned_input_noisy_hard_tanh,
             "saturated_input_noisy_hard_tanh": input_noise.saturated_input_noisy_hard_tanh,
         },
-        layers.NOISY_HARD_TANH,
+        "NoisyHardTanh",
         learned_c=2.0,
     ),
     *_noisy_family(
@@ -175,7 +176,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
             "learned_input_noisy_hard_sigmoid": input_noise.learned_input_noisy_hard_sigmoid,
             "saturated_input_noisy_hard_sigmoid": input_noise.saturated_input_noisy_hard_sigmoid,
         },
-        layers.NOISY_HARD_SIGMOID,
+        "NoisyHardSigmoid",
         learned_c=3.0,
     ),
 )

@@ -18,6 +18,19 @@ from jax.typing import ArrayLike
 
 from rectify_jax._src import activations
 
+HARD_TANH_ALPHA = 1.15
+"""The noisy hard tanh's mixing factor alpha (Gulcehre et al. 2016)."""
+HARD_TANH_C = 0.5
+"""The noisy hard tanh's noise scale c (Gulcehre et al. 2016)."""
+HARD_SIGMOID_ALPHA = 1.1
+"""The noisy hard sigmoid's mixing factor alpha (Gulcehre et al. 2016)."""
+HARD_SIGMOID_C = 0.15
+"""The noisy hard sigmoid's noise scale c (Gulcehre et al. 2016)."""
+INPUT_S = 0.05
+"""The fixed input-noise scale s of NANI (the authors' code)."""
+SATURATED_S = 0.25
+"""The input-noise scale s of NANIS, noise only where the unit saturates (the authors' code)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class NoisyUnit:
@@ -100,10 +113,10 @@ class NoisyUnit:
     u: Callable[[jax.Array], jax.Array]
     threshold: float | tuple[float, float]
     name: str = "noisy_unit"
-    alpha: float = 1.15
-    c: float = 0.5
-    input_s: float = 0.05
-    saturated_s: float = 0.25
+    alpha: float = HARD_TANH_ALPHA
+    c: float = HARD_TANH_C
+    input_s: float = INPUT_S
+    saturated_s: float = SATURATED_S
 
     def __post_init__(self):
         for field in ("h", "u"):
@@ -221,10 +234,10 @@ HARD_TANH_UNIT = NoisyUnit(
     u=_identity,
     threshold=1.0,
     name="noisy_hard_tanh",
-    alpha=1.15,
-    c=0.5,
-    input_s=0.05,
-    saturated_s=0.25,
+    alpha=HARD_TANH_ALPHA,
+    c=HARD_TANH_C,
+    input_s=INPUT_S,
+    saturated_s=SATURATED_S,
 )
 """The noisy hard tanh: ``h = clip(x, -1, 1)``, ``u(x) = x``, ``x_t = 1``; defaults
 ``alpha = 1.15``, ``c = 0.5`` (output noise, Gulcehre et al. 2016), ``input_s = 0.05``
@@ -236,10 +249,10 @@ HARD_SIGMOID_UNIT = NoisyUnit(
     u=_quarter_linear,
     threshold=2.0,
     name="noisy_hard_sigmoid",
-    alpha=1.1,
-    c=0.15,
-    input_s=0.05,
-    saturated_s=0.25,
+    alpha=HARD_SIGMOID_ALPHA,
+    c=HARD_SIGMOID_C,
+    input_s=INPUT_S,
+    saturated_s=SATURATED_S,
 )
 """The noisy hard sigmoid: ``h = clip(x/4 + 1/2, 0, 1)``, ``u(x) = x/4 + 1/2``, ``x_t = 2``;
 defaults ``alpha = 1.1``, ``c = 0.15`` (Gulcehre et al. 2016), ``input_s = 0.05`` and

@@ -7,6 +7,9 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 
+from rectify_jax._src.diagnostics import sown_path_shares
+from rectify_jax.linen.activations import NoisyActivation
+
 
 def _default_layers(module: nn.Module, method_name: str) -> bool:
     return isinstance(module, nn.Dense) and method_name == "__call__"
@@ -100,13 +103,11 @@ def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwar
       >>> sorted(shares["layers_1"]), round(sum(map(float, shares["layers_1"].values())), 4)
       (['linear', 'nonlinear', 'stochastic'], 1.0)
     """
-    from rectify_jax._src.diagnostics import sown_path_shares
-
     options = {}
 
-    def record(next_fun, args, kwargs, context):  # each noisy layer's options, by path
-        if context.method_name == "__call__" and hasattr(context.module, "layer"):
-            options[tuple(context.module.scope.path)] = context.module.options()
+    def record(next_fun, args, kwargs, context):  # each noisy layer, by path
+        if context.method_name == "__call__" and isinstance(context.module, NoisyActivation):
+            options[tuple(context.module.scope.path)] = context.module
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(record):

@@ -1,0 +1,74 @@
+"""What every linen module of rectify_jax shares: the noise stream and the noise scales."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+
+from rectify_jax._src.noise import fill_noise_scale
+
+NOISE_SCALE = "noise_scale"
+"""The variable collection holding every noisy module's noise scale (not trained).
+
+Optional: applied with ``{"params": params}`` alone, a module uses the default of its
+``c`` attribute (``gate_c`` / ``tanh_c`` for cells)."""
+
+
+def noise_key(module: nn.Module, rng: jax.Array | None = None, collection: str | None = None):
+    """The key for this call: ``rng`` if given, else a fresh key from the module's stream.
+
+    ``collection`` defaults to the module's ``rng_collection``. A missing stream is an
+    error: ``make_rng`` would silently fall back to ``"params"``.
+    """
+    if rng is not None:
+        return rng
+    collection = module.rng_collection if collection is None else collection
+    if not module.has_rng(collection):
+        raise ValueError(
+            f"{type(module).__name__}: deterministic=False but no PRNG stream {collection!r} "
+            f"was given. Pass it to init and apply, e.g. model.init({{'params': k1, "
+            f"'{collection}': k2}}, x) and model.apply(variables, x, rngs={{'{collection}': "
+            "key}), or set deterministic=True (test time)."
+        )
+    return module.make_rng(collection)
+
+
+def noise_scale(module: nn.Module, name: str, default):
+    """The noise scale ``name``: the ``"noise_scale"`` collection's value if the variables
+    hold it (created at init), else ``default`` (e.g. applied with ``{"params": p}``)."""
+    if module.is_initializing() or module.has_variable(NOISE_SCALE, name):
+        return module.variable(
+            NOISE_SCALE, name, lambda: jax.numpy.asarray(default, module.param_dtype)
+        ).value
+    return default
+
+
+def set_noise_scale(variables: dict, c) -> dict:
+    """Returns ``variables`` with every noise scale of the model set to ``c``.
+
+    Feed the value of any optax schedule at the current step; under ``jax.jit`` ``c``
+    is a traced argument, so a new value every step does not recompile.
+
+    Args:
+      variables: the model's variables, with the ``"noise_scale"`` collection made by init.
+      c: the new noise scale (scalar, >= 0), e.g. ``schedule(step)``.
+
+    Returns:
+      A new variables dict; the input is not modified.
+
+    Examples:
+      >>> from rectify_jax import linen as rjl
+      >>> layer = rjl.NoisyHardTanh(deterministic=True)
+      >>> variables = layer.init(jax.random.key(0), jnp.ones((2, 3)))
+      >>> rjl.set_noise_scale(variables, 30.0)["noise_scale"]
+      {'c': Array(30., dtype=float32)}
+    """
+    if NOISE_SCALE not in variables:
+        raise ValueError(
+            f"set_noise_scale: variables has no {NOISE_SCALE!r} collection (it has "
+            f"{sorted(variables)}); pass the full output of model.init, not only its 'params'"
+        )
+    return {
+        **variables,
+        NOISE_SCALE: fill_noise_scale("set_noise_scale", variables[NOISE_SCALE], c),
+    }
