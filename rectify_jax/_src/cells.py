@@ -63,8 +63,9 @@ def fuse_gru(input_kernels, input_biases, recurrent_kernels, recurrent_bias, p=N
     """The weights of :func:`noisy_gru_step` from flax's per-gate ones (gates r, z, n).
 
     As ``flax.linen.GRUCell``: three input kernels with biases (``ir``, ``iz``, ``in``),
-    three recurrent kernels (``hr``, ``hz``, ``hn``) and the bias of ``hn``; ``p`` is
-    ``(3, hidden)`` or None (hard or soft gates).
+    three recurrent kernels (``hr``, ``hz``, ``hn``) and the bias of ``hn`` (None for
+    ``flax.nnx.GRUCell``'s layout, which has none); ``p`` is ``(3, hidden)`` or None
+    (hard or soft gates).
     """
     return {
         "input_kernel": jnp.concatenate(input_kernels, axis=-1),
@@ -289,7 +290,10 @@ def noisy_gru_step(
     units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
     r, z = units(zrz, ("gate", "gate"), None if p is None else p[:2], 0)
-    zn = xs[..., 2 * hidden :] + r * (hs[..., 2 * hidden :] + w["recurrent_bias"])
+    hn = hs[..., 2 * hidden :]
+    if w["recurrent_bias"] is not None:  # flax.linen's GRUCell has it, nnx.GRUCell does not
+        hn = hn + w["recurrent_bias"]
+    zn = xs[..., 2 * hidden :] + r * hn
     (n,) = units(zn, ("squash",), None if p is None else p[2:], 1)
     new_h = (1 - z) * n + z * h
     pre = dict(zip(GRU_P, (*jnp.split(zrz, 2, axis=-1), zn), strict=True))

@@ -21,7 +21,6 @@ import optax
 
 import rectify_jax as rj
 from rectify_jax import linen as rjl
-from rectify_jax._src import layers
 from rectify_jax.bench import common
 
 CELLS = {
@@ -73,13 +72,13 @@ def _noise_alone(generator, hidden, length, batch):
     """A jitted function that draws only the noise of a noisy-LSTM forward pass, as
     ``rectify_jax.linen.RNN`` draws it (every step's noise in one call, NAH), and its
     arguments: the floor under the noisy step's extra time with that generator."""
-    layer = layers.NOISY_LSTM_CELL
-    o = layer.configure("bench", {"generator": generator})
+    cell = rjl.NoisyLSTMCell(hidden, generator=generator)
 
     @jax.jit
     def draw(key):
-        noise = layers.sequence_inputs(layer, o, key, length, (batch,), hidden, jnp.float32)
-        return sum(eps.sum() for eps in noise["noise"])
+        keys = jax.random.split(key, length)  # step t's key, as rjl.RNN splits it
+        noise = jax.vmap(lambda k: cell.step_noise(k, (batch,), jnp.float32))(keys)
+        return sum(eps.sum() for eps in noise)
 
     return draw, (jax.random.key(3),)
 
