@@ -74,6 +74,7 @@ def over_time(
     reverse: bool = False,
     keep_order: bool = False,
     seq_lengths=None,
+    num_feature_axes: int = 1,
     owner: str = "RNN",
 ):
     """Calls ``run(xs, keep_carries) -> (carry, ys, carries)`` with time moved to the front.
@@ -83,16 +84,17 @@ def over_time(
     returns the outputs in that order unless ``keep_order``; ``seq_lengths`` (``(*batch)``
     integers) marks the steps past each sequence's length as padding: a reversed sequence
     keeps its padding at the end, and the carry returned is the one after the sequence's
-    last step (the outputs at padded steps are computed but mean nothing). Returns the
-    outputs laid out as ``inputs``, or ``(carry, outputs)`` with ``return_carry``.
+    last step (the outputs at padded steps are computed but mean nothing). A cell with
+    ``num_feature_axes`` > 1 (a convolutional cell) has that many trailing feature axes.
+    Returns the outputs laid out as ``inputs``, or ``(carry, outputs)`` with ``return_carry``.
     """
     inputs = jnp.asarray(inputs)
-    if inputs.ndim < 2:
+    if inputs.ndim < num_feature_axes + 1:
         raise ValueError(
             f"{owner}: inputs must have a time and a feature axis, (*batch, time, features) "
             f"or with time_major=True (time, *batch, features); got shape {inputs.shape}"
         )
-    batch_dims = inputs.ndim - 2
+    batch_dims = inputs.ndim - 1 - num_feature_axes
     time_axis = 0 if time_major else batch_dims
     if reverse:
         inputs = flip_sequences(inputs, seq_lengths, batch_dims, time_major)

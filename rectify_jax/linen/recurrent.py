@@ -107,6 +107,16 @@ class _NoisyCell(nn.RNNCellBase):
         init = self.recurrent_kernel_init if recurrent else self.kernel_init
         return _Dense(self.features, use_bias, init, self.bias_init, self.param_dtype, name=name)
 
+    def _p(self, units: int) -> jax.Array | None:
+        """The noise slopes ``(units, features)``; None without noisy gates. Applied with
+        parameters that hold no ``p`` (a flax checkpoint), the functions' default 1."""
+        if self.gates != "noisy":
+            return None
+        shape = (units, self.features)
+        if self.is_initializing() or self.has_variable("params", "p"):
+            return self.param("p", self.p_init, shape, self.param_dtype)
+        return jnp.ones(shape, self.param_dtype)
+
     def _noise_inputs(self, deterministic: bool | None, rng, noise):
         """``(det, key, gate_c, tanh_c)`` for one step."""
         det = self.deterministic if deterministic is None else deterministic
@@ -203,9 +213,7 @@ class NoisyLSTMCell(_NoisyCell):
             *(self._dense(name, True, True)(self.features) for name in cells.LSTM_RECURRENT),
             strict=True,
         )
-        p = None
-        if self.gates == "noisy":
-            p = self.param("p", self.p_init, (len(cells.LSTM_P), self.features), self.param_dtype)
+        p = self._p(len(cells.LSTM_P))
         det, key, gate_c, tanh_c = self._noise_inputs(deterministic, rng, noise)
         carry, y, pre = cells.noisy_lstm_step(
             cells.fuse_lstm(w_i, w_h, b, p),
@@ -280,9 +288,7 @@ class NoisyGRUCell(_NoisyCell):
         hr, hz, hn = (
             self._dense(name, name == "hn", True)(self.features) for name in cells.GRU_RECURRENT
         )
-        p = None
-        if self.gates == "noisy":
-            p = self.param("p", self.p_init, (len(cells.GRU_P), self.features), self.param_dtype)
+        p = self._p(len(cells.GRU_P))
         det, key, gate_c, tanh_c = self._noise_inputs(deterministic, rng, noise)
         carry, y, pre = cells.noisy_gru_step(
             cells.fuse_gru(w_i, b_i, (hr[0], hz[0], hn[0]), hn[1], p),
@@ -310,25 +316,27 @@ class NoisyGRUCell(_NoisyCell):
 
 
 class RNN(nn.Module):
-    r"""A noisy cell over a sequence: ``flax.linen.RNN``'s options, the noise drawn ahead.
+    r"""A cell over a sequence: ``flax.linen.RNN``'s options, a noisy cell's noise drawn ahead.
 
-    Computes what ``flax.linen.RNN(cell)`` computes for :class:`NoisyLSTMCell` and
-    :class:`NoisyGRUCell`, faster: step ``t`` gets the key ``split(key, T)[t]`` of one key
-    from the ``"noise"`` stream (or ``rng=`` at call time), and with ``residual="noise"``
-    (the cells' default) the noise of all ``T`` steps is drawn from those keys in one
-    vectorised call before the loop, so each step only reads its noise. With the cell's
-    ``residual="key"`` each step draws its own noise from its key (forward, and again
-    backward) and no noise array of the sequence's size is kept. Both give the numbers of
-    a ``jax.lax.scan`` over the cell with those keys. Without noise (test time, hard or
-    soft gates) no key is needed.
+    Computes what ``flax.linen.RNN(cell)`` computes. For :class:`NoisyLSTMCell` and
+    :class:`NoisyGRUCell` it is faster: step ``t`` gets the key ``split(key, T)[t]`` of one
+    key from the ``"noise"`` stream (or ``rng=`` at call time), and with
+    ``residual="noise"`` (the cells' default) the noise of all ``T`` steps is drawn from
+    those keys in one vectorised call before the loop, so each step only reads its noise.
+    With the cell's ``residual="key"`` each step draws its own noise from its key
+    (forward, and again backward) and no noise array of the sequence's size is kept. Both
+    give the numbers of a ``jax.lax.scan`` over the cell with those keys. Without noise
+    (test time, hard or soft gates) no key is needed. Any other cell (flax's, or one with
+    noisy activations inside) is scanned as ``flax.linen.RNN`` scans it, with the
+    ``"noise"`` stream split per step, so it gets fresh noise at every step too.
 
-    The parameters are the cell's, under ``cell`` as with ``flax.linen.RNN``; the inputs
-    of the noisy units are sown per step into ``"intermediates"``, stacked along time. It
-    works inside ``flax.linen.Bidirectional``. :func:`rnn` returns this module for a noisy
-    cell and ``flax.linen.RNN`` for others.
+    The parameters are the cell's, under ``cell`` as with ``flax.linen.RNN``; the noise
+    scales are broadcast to every step; what the cell sows into ``"intermediates"`` is
+    stacked along time. It works inside ``flax.linen.Bidirectional``.
 
     Attributes:
-      cell: a :class:`NoisyLSTMCell` or :class:`NoisyGRUCell`.
+      cell: the cell; :class:`NoisyLSTMCell` or :class:`NoisyGRUCell` get the noise drawn
+        ahead.
       time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
       return_carry: return ``(carry, outputs)`` instead of the outputs.
       reverse: run from the last step to the first (outputs in that order; with
@@ -345,20 +353,12 @@ class RNN(nn.Module):
       (2, 5, 8)
     """
 
-    cell: NoisyLSTMCell | NoisyGRUCell
+    cell: nn.RNNCellBase
     time_major: bool = False
     return_carry: bool = False
     reverse: bool = False
     keep_order: bool = False
     unroll: int = 1
-
-    def __post_init__(self):
-        if not isinstance(self.cell, _NoisyCell):
-            raise TypeError(
-                "RNN: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
-                f"{type(self.cell).__name__}; scan other cells with flax.linen.RNN or rnn()"
-            )
-        super().__post_init__()
 
     @nn.compact
     def __call__(
@@ -376,37 +376,55 @@ class RNN(nn.Module):
         deterministic: bool | None = None,
     ) -> Any:
         """Runs the cell over ``inputs``; the keyword arguments are ``flax.linen.RNN``'s
-        (each overrides the attribute of its name), plus ``rng`` (a key replacing the
-        stream) and ``deterministic`` (overrides the cell's)."""
+        (each overrides the attribute of its name), plus, for a noisy cell, ``rng`` (a key
+        replacing the stream) and ``deterministic`` (overrides the cell's)."""
         cell = self.cell
-        det = cell.deterministic if deterministic is None else deterministic
-        det = v.static_bool("RNN", "deterministic", det)
-        noiseless = det or cell.gates != "noisy"
-        key = None if noiseless else noise_key(self, rng, cell.rng_collection)
         time_major = self.time_major if time_major is None else time_major
+        if isinstance(cell, _NoisyCell):
+            det = cell.deterministic if deterministic is None else deterministic
+            det = v.static_bool("RNN", "deterministic", det)
+            noiseless = det or cell.gates != "noisy"
+            key = None if noiseless else noise_key(self, rng, cell.rng_collection)
+        elif rng is not None or deterministic is not None:
+            raise TypeError(
+                f"RNN: rng= and deterministic= are for the noisy cells; {type(cell).__name__} "
+                "takes its noise from the module's streams and its own attributes"
+            )
+        streams = {"params": False, getattr(cell, "rng_collection", "noise"): True}
 
         def run(xs, keep_carries):
             carry = initial_carry
             if carry is None:
-                carry = cell.initialize_carry(init_key, xs.shape[1:])
-            batch = xs.shape[1:-1]
-            per_step = sequence.step_inputs(
-                lambda k: cell.step_noise(k, batch, xs.dtype), key, xs.shape[0], cell.residual
-            )
+                carry = cell.initialize_carry(
+                    jax.random.key(0) if init_key is None else init_key, xs.shape[1:]
+                )
+            if isinstance(cell, _NoisyCell):
+                batch = xs.shape[1:-1]
+                per_step = sequence.step_inputs(
+                    lambda k: cell.step_noise(k, batch, xs.dtype), key, xs.shape[0], cell.residual
+                )
 
-            def step(cell, carry, inputs):
-                x, given = inputs
-                carry, y = cell(carry, x, det, rng=given.get("key"), noise=given.get("noise"))
-                return carry, ((carry, y) if keep_carries else y)
+                def step(cell, carry, inputs):
+                    x, given = inputs
+                    carry, y = cell(carry, x, det, rng=given.get("key"), noise=given.get("noise"))
+                    return carry, ((carry, y) if keep_carries else y)
 
+                split, xs = {"params": False}, (xs, per_step)
+            else:
+
+                def step(cell, carry, x):
+                    carry, y = cell(carry, x)
+                    return carry, ((carry, y) if keep_carries else y)
+
+                split = streams
             scan = nn.scan(
                 step,
                 variable_broadcast=["params", NOISE_SCALE],
-                split_rngs={"params": False},
+                split_rngs=split,
                 variable_axes={"intermediates": 0 if time_major else 1},
                 unroll=self.unroll,
             )
-            carry, out = scan(cell, carry, (xs, per_step))
+            carry, out = scan(cell, carry, xs)
             return (carry, out[1], out[0]) if keep_carries else (carry, out, None)
 
         return sequence.over_time(
@@ -417,6 +435,7 @@ class RNN(nn.Module):
             reverse=self.reverse if reverse is None else reverse,
             keep_order=self.keep_order if keep_order is None else keep_order,
             seq_lengths=seq_lengths,
+            num_feature_axes=cell.num_feature_axes,
         )
 
 

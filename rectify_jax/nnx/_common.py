@@ -6,8 +6,10 @@ import jax
 from flax import nnx
 
 from rectify_jax._src import noise as noise_lib
+from rectify_jax._src import validation as v
 
 RngSource = nnx.Rngs | nnx.RngStream | jax.Array | None
+"""What ``rngs`` may be, in a constructor or a call: as for ``nnx.Dropout``, plus a key."""
 
 
 class NoiseScale(nnx.Variable):
@@ -33,27 +35,65 @@ def set_noise_scale(model: nnx.Module, c) -> None:
     nnx.update(model, noise_lib.fill_noise_scale("set_noise_scale", state, c))
 
 
-def streams(owner: str, rngs, collection: str):
-    """(a key for the parameters, the module's own noise stream) from what it was given.
-
-    As ``nnx.Dropout``: an ``nnx.Rngs`` gives its ``params`` key and a fork of its noise
-    stream (``default`` as a fallback); an ``RngStream`` or a key serves both.
-    """
-    if rngs is None:
-        return None, nnx.data(None)
-    if isinstance(rngs, nnx.Rngs):
-        return rngs.params, rngs[collection].fork()
-    if isinstance(rngs, nnx.RngStream):
-        return rngs, rngs.fork()
-    if isinstance(rngs, jax.Array):
-        key = noise_lib.as_key(owner, rngs)
-        return nnx.RngStream(jax.random.fold_in(key, 1), tag="params"), nnx.RngStream(
-            key, tag=collection
-        )
+def _check_source(owner: str, rngs) -> None:
+    if rngs is None or isinstance(rngs, (nnx.Rngs, nnx.RngStream, jax.Array)):
+        return
     raise TypeError(
         f"{owner}: rngs must be an nnx.Rngs, an nnx.RngStream, a PRNG key or None, "
         f"got {type(rngs).__name__}"
     )
+
+
+def param_rngs(owner: str, rngs: RngSource) -> nnx.Rngs | None:
+    """The ``nnx.Rngs`` whose ``params`` stream initialises a module's parameters.
+
+    An ``nnx.Rngs`` is used as it is (so ``nnx.Linear`` submodules draw what flax's
+    would from it); an ``RngStream`` gives a fork of itself, a key ``fold_in(key, 1)``
+    (the key itself seeds the noise, :func:`noise_stream`). None without ``rngs``.
+    """
+    _check_source(owner, rngs)
+    if rngs is None or isinstance(rngs, nnx.Rngs):
+        return rngs
+    if isinstance(rngs, nnx.RngStream):
+        return nnx.Rngs(params=rngs.fork())
+    return nnx.Rngs(params=jax.random.fold_in(noise_lib.as_key(owner, rngs), 1))
+
+
+def need_params(owner: str, rngs: nnx.Rngs | None) -> nnx.Rngs:
+    """``rngs`` (from :func:`param_rngs`), or the error of a module that needs a key."""
+    if rngs is None:
+        raise ValueError(
+            f"{owner}: rngs= is needed to initialise the parameters, e.g. rngs=nnx.Rngs(0)"
+        )
+    return rngs
+
+
+def noise_stream(owner: str, rngs: RngSource, collection: str):
+    """The module's own noise stream, as ``nnx.Dropout`` keeps it: a fork of the
+    ``collection`` stream of an ``nnx.Rngs`` (``default`` as a fallback), a fork of an
+    ``RngStream``, or a stream seeded by a key. None (the error comes at a noisy call)
+    without ``rngs`` or when an ``nnx.Rngs`` has neither stream.
+
+    Call it after the parameters are drawn: forking advances the stream, which an
+    ``nnx.Rngs`` without a ``collection`` stream shares with ``params``.
+    """
+    _check_source(owner, rngs)
+    if isinstance(rngs, nnx.Rngs):
+        streams = set(rngs)
+        if collection not in streams and "default" not in streams:
+            return nnx.data(None)
+        return rngs[collection].fork()
+    if isinstance(rngs, nnx.RngStream):
+        return rngs.fork()
+    if rngs is None:
+        return nnx.data(None)
+    return nnx.RngStream(noise_lib.as_key(owner, rngs), tag=collection)
+
+
+def is_deterministic(module, deterministic: bool | None) -> bool:
+    """``deterministic`` if given, else the module's attribute, as a Python bool."""
+    det = module.deterministic if deterministic is None else deterministic
+    return v.static_bool(type(module).__name__, "deterministic", det)
 
 
 def call_key(module, deterministic: bool, rngs: RngSource):
@@ -73,6 +113,7 @@ def call_key(module, deterministic: bool, rngs: RngSource):
             f"  2. pass rngs= (an nnx.Rngs, RngStream or key) to the call, or\n"
             f"  3. call model.eval() or pass deterministic=True for the test-time function."
         )
+    _check_source(type(module).__name__, source)
     return noise_lib.as_key(type(module).__name__, source)
 
 
