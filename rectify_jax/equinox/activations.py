@@ -480,8 +480,16 @@ class NoisyHardSigmoid(eqx.Module):
       h(x) = \mathrm{clip}(x/4 + 1/2, 0, 1), \quad u(x) = x/4 + 1/2,
 
     with :math:`\sigma`, :math:`d` and :math:`\epsilon` as in :class:`NoisyHardTanh`
-    (Gulcehre et al. 2016). The attributes are :class:`NoisyHardTanh`'s, with
-    ``alpha=1.1`` and ``c=0.15``.
+    (Gulcehre et al. 2016); the constructor's arguments are :class:`NoisyHardTanh`'s.
+
+    Attributes:
+      p: the learned noise slopes, ``(features,)``, of ``param_dtype``.
+      c: the noise scale, a scalar array of ``param_dtype`` (0.15; not trained).
+      alpha: the mixing factor of ``h`` and ``u`` (1.1; static).
+      noise: ``"half_normal"`` (NAH) or ``"normal"`` (NAN) (static).
+      residual: ``"noise"`` or ``"key"``, what the backward pass keeps (static).
+      generator: ``"jax"`` (``jax.random``) or ``"fast"`` (counter-based) (static).
+      inference: if True, the test-time function (as ``eqx.nn.Dropout``).
 
     Examples:
       >>> from rectify_jax import equinox as rje

@@ -260,9 +260,11 @@ class NoisyLSTMCell(_NoisyCell):
         return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
-        """``(c, h)``: zeros ``(*input_shape[:-1], hidden_size)`` of the arrays' dtype."""
+        """``(c, h)``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set),
+        else of the arrays' dtype."""
         shape = (*input_shape[:-1], self.hidden_size)
-        return jnp.zeros(shape, self.weight_hh.dtype), jnp.zeros(shape, self.weight_hh.dtype)
+        dtype = self.weight_hh.dtype if self.dtype is None else self.dtype
+        return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
 
 
 class NoisyGRUCell(_NoisyCell):
@@ -404,12 +406,14 @@ class NoisyGRUCell(_NoisyCell):
         return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> jax.Array:
-        """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of the arrays' dtype."""
-        return jnp.zeros((*input_shape[:-1], self.hidden_size), self.weight_hh.dtype)
+        """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set), else
+        of the arrays' dtype."""
+        dtype = self.weight_hh.dtype if self.dtype is None else self.dtype
+        return jnp.zeros((*input_shape[:-1], self.hidden_size), dtype)
 
 
 class IRNNCell(eqx.Module):
-    r"""IRNN cell: :math:`h' = \mathrm{relu}(W_{ih} x + W_{hh} h + b)`, :math:`W_{hh} = sI`, :math:`b = 0`.
+    r"""IRNN cell: a ReLU RNN whose recurrent weights start at :math:`sI` and bias at 0.
 
     .. math::
       h' = \mathrm{relu}(W_{ih}\,x + W_{hh}\,h + b), \qquad
@@ -481,17 +485,24 @@ class IRNNCell(eqx.Module):
 
     def fused_weights(self) -> dict:
         """The arrays as the step reads them (kernels transposed: ``x @ W_ih^T``)."""
-        return {"input_kernel": self.weight_ih.T, "recurrent_kernel": self.weight_hh.T}
+        return {
+            "input_kernel": self.weight_ih.T,
+            "recurrent_kernel": self.weight_hh.T,
+            "bias": self.bias,
+        }
 
     def step(self, weights: dict, carry, x: jax.Array, key=None, deterministic=True, noise=None):
-        """One step on :meth:`fused_weights`; ``key``, ``deterministic`` and ``noise``
-        are ignored (what :class:`RNN` scans)."""
-        weights = {**weights, "bias": self.bias}
+        """One step on :meth:`fused_weights` (what :class:`RNN` scans); ``key``,
+        ``deterministic`` and ``noise`` are ignored: the cell draws no noise."""
         cdt = cells.compute_dtype(self.dtype, x, weights)
         w = {name: a.astype(cdt) for name, a in weights.items()}
         z = x.astype(cdt) @ w["input_kernel"] + carry.astype(cdt) @ w["recurrent_kernel"]
         h = activations.relu(z + w["bias"])
         return h, h
+
+    def _noise_inputs(self, inference: bool | None, key) -> tuple[bool, None]:
+        """No noise: no key, whatever is given."""
+        return True, None
 
     def __call__(
         self,
@@ -505,8 +516,10 @@ class IRNNCell(eqx.Module):
         return self.step(self.fused_weights(), carry, jnp.asarray(x))
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> jax.Array:
-        """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of the arrays' dtype."""
-        return jnp.zeros((*input_shape[:-1], self.hidden_size), self.weight_hh.dtype)
+        """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set), else
+        of the arrays' dtype."""
+        dtype = self.weight_hh.dtype if self.dtype is None else self.dtype
+        return jnp.zeros((*input_shape[:-1], self.hidden_size), dtype)
 
 
 Cell = NoisyLSTMCell | NoisyGRUCell | IRNNCell
@@ -600,7 +613,7 @@ class RNN(eqx.Module):
         ``(carry, outputs)`` with ``return_carry``.
         """
         cell = self.cell
-        det, key = (True, None) if isinstance(cell, IRNNCell) else cell._noise_inputs(inference, key)
+        det, key = cell._noise_inputs(inference, key)
         weights = cell.fused_weights()  # once, outside the loop
 
         def run(xs, keep_carries):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import flax.linen as nn
 import jax
 
@@ -43,7 +46,7 @@ def noise_scale(module: nn.Module, name: str, default):
     return default
 
 
-def set_noise_scale(variables: dict, c) -> dict:
+def set_noise_scale(variables: Mapping[str, Any], c) -> dict[str, Any]:
     """Returns ``variables`` with every noise scale of the model set to ``c``.
 
     Feed the value of any optax schedule at the current step; under ``jax.jit`` ``c``

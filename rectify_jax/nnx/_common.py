@@ -35,7 +35,8 @@ def set_noise_scale(model: nnx.Module, c) -> None:
     nnx.update(model, noise_lib.fill_noise_scale("set_noise_scale", state, c))
 
 
-def _check_source(owner: str, rngs) -> None:
+def check_source(owner: str, rngs) -> None:
+    """Raises a TypeError unless ``rngs`` is an ``nnx.Rngs``, an ``RngStream``, a key or None."""
     if rngs is None or isinstance(rngs, (nnx.Rngs, nnx.RngStream, jax.Array)):
         return
     raise TypeError(
@@ -51,7 +52,7 @@ def param_rngs(owner: str, rngs: RngSource) -> nnx.Rngs | None:
     would from it); an ``RngStream`` gives a fork of itself, a key ``fold_in(key, 1)``
     (the key itself seeds the noise, :func:`noise_stream`). None without ``rngs``.
     """
-    _check_source(owner, rngs)
+    check_source(owner, rngs)
     if rngs is None or isinstance(rngs, nnx.Rngs):
         return rngs
     if isinstance(rngs, nnx.RngStream):
@@ -77,7 +78,7 @@ def noise_stream(owner: str, rngs: RngSource, collection: str):
     Call it after the parameters are drawn: forking advances the stream, which an
     ``nnx.Rngs`` without a ``collection`` stream shares with ``params``.
     """
-    _check_source(owner, rngs)
+    check_source(owner, rngs)
     if isinstance(rngs, nnx.Rngs):
         streams = set(rngs)
         if collection not in streams and "default" not in streams:
@@ -113,7 +114,7 @@ def call_key(module, deterministic: bool, rngs: RngSource):
             f"  2. pass rngs= (an nnx.Rngs, RngStream or key) to the call, or\n"
             f"  3. call model.eval() or pass deterministic=True for the test-time function."
         )
-    _check_source(type(module).__name__, source)
+    check_source(type(module).__name__, source)
     return noise_lib.as_key(type(module).__name__, source)
 
 

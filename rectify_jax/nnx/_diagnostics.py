@@ -6,6 +6,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rectify_jax._src.diagnostics import sown_path_shares
+from rectify_jax.nnx.activations import NoisyActivation, NoisyHardSigmoid, NoisyHardTanh
+
+_OUTPUT_NOISE = (NoisyActivation, NoisyHardTanh, NoisyHardSigmoid)
+"""The layers that sow their inputs as ``"noisy_inputs"`` inside ``nnx.capture``."""
+
 
 def capture_preactivations(
     model: nnx.Module, *args, layers: tuple[type, ...] = (nnx.Linear,), **kwargs
@@ -77,7 +83,8 @@ def cell_preactivations(cell, inputs: jax.Array, carry=None, *, rngs=None):
 def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
     """Per noisy layer, the share of dL/dx carried by the linear, nonlinear and stochastic paths.
 
-    For every :class:`rectify_jax.nnx.NoisyActivation` in ``model``: runs the model
+    For every noisy output layer in ``model`` (:class:`~rectify_jax.nnx.NoisyActivation`,
+    :class:`~rectify_jax.nnx.NoisyHardTanh`, :class:`~rectify_jax.nnx.NoisyHardSigmoid`): runs the model
     under ``nnx.capture`` with a perturbation on the layer's output (giving
     :math:`g = \\partial L/\\partial\\phi`) and the layer's local path derivatives for
     the noise it drew, then combines them. Each call advances the modules' noise streams.
@@ -100,9 +107,7 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
       >>> sorted(shares), round(sum(map(float, shares["layers/1"].values())), 4)
       (['layers/1'], 1.0)
     """
-    from rectify_jax._src.diagnostics import sown_path_shares
-
-    layers = [(path, m) for path, m in nnx.iter_modules(model) if _sows(m) == "noisy_inputs"]
+    layers = [(path, m) for path, m in nnx.iter_modules(model) if isinstance(m, _OUTPUT_NOISE)]
     _, zeros = nnx.capture(model, nnx.Perturbation)(*args, **kwargs)
 
     def loss(model, perturbations):
@@ -117,11 +122,6 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
         for key in path:
             g, local = g[key], local[key]
         inputs = local["noisy_inputs"][0]
-        shares["/".join(map(str, path))] = sown_path_shares(m.options, inputs, g["output"])
+        shares["/".join(map(str, path))] = sown_path_shares(m, inputs, g["output"])
     return shares
 
-
-def _sows(module) -> str | None:
-    """The name under which a rectify_jax layer sows its inputs for diagnostics, if any."""
-    layer = getattr(type(module), "layer", None)
-    return None if layer is None else layer.sows

@@ -51,6 +51,22 @@ Gates = Literal["noisy", "hard", "soft"]
 Step = Callable[..., tuple[Any, jax.Array, dict]]
 
 
+_OPTIONS = (
+    "noise",
+    "gate_alpha",
+    "tanh_alpha",
+    "residual",
+    "generator",
+    "gates",
+    "dtype",
+    "param_dtype",
+    "carry_init",
+    "deterministic",
+    "rng_collection",
+)
+"""The options a noisy cell keeps as attributes (besides its sizes)."""
+
+
 def _init_options(cell, owner: str, in_features: int, hidden_features: int, **options) -> None:
     """Checks the options of a noisy cell and keeps them as attributes."""
     v.one_of(owner, "noise", options["noise"], NOISE_KINDS)
@@ -61,10 +77,7 @@ def _init_options(cell, owner: str, in_features: int, hidden_features: int, **op
     v.nonnegative(owner, "tanh_c", options["tanh_c"])
     options["deterministic"] = v.static_bool(owner, "deterministic", options["deterministic"])
     cell.in_features, cell.hidden_features = in_features, hidden_features
-    for name in (
-        "noise", "gate_alpha", "tanh_alpha", "residual", "generator", "gates", "dtype",
-        "param_dtype", "carry_init", "deterministic", "rng_collection",
-    ):  # fmt: skip
+    for name in _OPTIONS:
         setattr(cell, name, options[name])
 
 
@@ -614,22 +627,23 @@ class RNN(nnx.Module):
         noise, except a stream tagged ``"carry"`` (``nnx.Bidirectional``'s), which only
         initialises the carry. ``initial_carry`` defaults to ``cell.initialize_carry``."""
         cell = self.cell
-        det = v.static_bool("RNN", "deterministic", cell.deterministic)
-        if deterministic is not None:
-            det = v.static_bool("RNN", "deterministic", deterministic)
+        det = cell.deterministic if deterministic is None else deterministic
+        det = v.static_bool("RNN", "deterministic", det)
         noise_rngs, carry_rngs = _rnn_sources(rngs)
         key = cell._step_key(det, noise_rngs, None)
         weights, scales = cell._fused(), cell._scales()
 
         def step(carry, x, step_key, noise):
-            carry, y, _ = cell._pure_step(weights, scales, carry, x, step_key, noise, det)
-            return carry, y
+            new, y, _ = cell._pure_step(weights, scales, carry, x, step_key, noise, det)
+            # the loop keeps the carry's dtype (a bfloat16 carry with float32 inputs)
+            return jax.tree.map(lambda a, b: a.astype(b.dtype), new, carry), y
 
         def run(xs, keep_carries):
-            carry = initial_carry
-            if carry is None:
-                carry = cell.initialize_carry(xs.shape[1:], carry_rngs)
             dtype = cells.compute_dtype(cell.dtype, xs, weights)
+            carry = initial_carry
+            if carry is None:  # in the step's dtype: float32 for float32 inputs
+                carry = cell.initialize_carry(xs.shape[1:], carry_rngs)
+                carry = jax.tree.map(lambda a: a.astype(dtype), carry)
             per_step = sequence.step_inputs(
                 lambda k: cell.step_noise(k, xs.shape[1:-1], dtype),
                 key,
