@@ -16,7 +16,7 @@ import rectify_jax as rj
 from rectify_jax import equinox as rje
 from rectify_jax import linen as rjl
 from rectify_jax import nnx as rjx
-from rectify_jax._src import cells
+from rectify_jax._src import cells, sequence
 
 B, T, IN, H = 3, 6, 4, 5
 XS = 2.0 * jax.random.normal(jax.random.key(42), (B, T, IN))
@@ -27,6 +27,50 @@ CELLS = {
 }
 
 
+def linen_to_nnx(kind, params, xcell):
+    """Copies a linen noisy cell's parameters (flax.linen's layout) into an NNX noisy cell
+    (flax.nnx's layout: ``if_``; the GRU's fused ``dense_i`` / ``dense_h``, no ``hn`` bias)."""
+    if kind == "lstm":
+        for name in cells.LSTM_INPUT + cells.LSTM_RECURRENT:
+            dense = getattr(xcell, "if_" if name == "if" else name)
+            dense.kernel[...] = params[name]["kernel"]
+            if "bias" in params[name]:
+                dense.bias[...] = params[name]["bias"]
+    else:
+        cat = functools.partial(jnp.concatenate, axis=-1)
+        xcell.dense_i.kernel[...] = cat([params[n]["kernel"] for n in cells.GRU_INPUT])
+        xcell.dense_i.bias[...] = cat([params[n]["bias"] for n in cells.GRU_INPUT])
+        xcell.dense_h.kernel[...] = cat([params[n]["kernel"] for n in cells.GRU_RECURRENT])
+        assert not np.any(params["hn"]["bias"])  # nnx.GRUCell has none: equal only at zero
+    if "p" in params:
+        xcell.p[...] = params["p"]
+    return xcell
+
+
+def linen_to_eqx(kind, params, ecell):
+    """A copy of an Equinox noisy cell holding a linen cell's parameters (Equinox's layout:
+    ``weight_ih`` (gates x in), ``weight_hh``, ``bias``; the GRU's ``bias_n``)."""
+    cat = functools.partial(jnp.concatenate, axis=-1)
+    if kind == "lstm":
+        arrays = {
+            "weight_ih": cat([params[n]["kernel"] for n in cells.LSTM_INPUT]).T,
+            "weight_hh": cat([params[n]["kernel"] for n in cells.LSTM_RECURRENT]).T,
+            "bias": cat([params[n]["bias"] for n in cells.LSTM_RECURRENT]),
+        }
+    else:
+        arrays = {
+            "weight_ih": cat([params[n]["kernel"] for n in cells.GRU_INPUT]).T,
+            "weight_hh": cat([params[n]["kernel"] for n in cells.GRU_RECURRENT]).T,
+            "bias": cat([params[n]["bias"] for n in cells.GRU_INPUT]),
+            "bias_n": params["hn"]["bias"],
+        }
+    if "p" in params:
+        arrays["p"] = params["p"]
+    for name, value in arrays.items():
+        ecell = eqx.tree_at(lambda m, name=name: getattr(m, name), ecell, value)
+    return ecell
+
+
 def linen_and_nnx(kind, **kwargs):
     """The same cell in both frameworks, with the linen parameters copied into NNX."""
     linen_cls, nnx_cls = CELLS[kind]
@@ -35,9 +79,7 @@ def linen_and_nnx(kind, **kwargs):
     variables = lcell.init(
         {"params": jax.random.key(1), "noise": jax.random.key(2)}, carry, XS[:, 0]
     )
-    xcell = nnx_cls(IN, H, rngs=nnx.Rngs(7), **kwargs)
-    for name, value in variables["params"].items():
-        getattr(xcell, name)[...] = value
+    xcell = linen_to_nnx(kind, variables["params"], nnx_cls(IN, H, rngs=nnx.Rngs(7), **kwargs))
     return lcell, variables, xcell, carry
 
 
@@ -88,8 +130,12 @@ def test_noisy_lstm_matches_a_hand_written_step_in_value_and_gradient(key):
     sig_unit, tanh_unit = rj.HARD_SIGMOID_UNIT, rj.HARD_TANH_UNIT
 
     def by_hand(w):
-        z = x @ w["input_kernel"] + h @ w["recurrent_kernel"] + w["bias"]
-        zi, zf, zg, zo = jnp.split(z, 4, -1)
+        z = [
+            x @ w[i]["kernel"] + h @ w[r]["kernel"] + w[r]["bias"]
+            for i, r in zip(cells.LSTM_INPUT, cells.LSTM_RECURRENT, strict=True)
+        ]
+        zi, zf, zg, zo = z
+        z = jnp.concatenate(z, axis=-1)
         k_gates, k_cell = jax.random.split(key, 2)
         eps = [*jnp.split(jax.random.normal(k_gates, z.shape), 4, -1)]
         eps.append(jax.random.normal(k_cell, zi.shape))
@@ -218,18 +264,26 @@ def test_real_cells_run_under_rnn_and_jit_in_both_frameworks(kind):
 
 
 @pytest.mark.parametrize("kind", CELLS)
-def test_bfloat16_inputs_and_carry_stay_bfloat16(kind):
+def test_dtypes_follow_flax(kind):
+    """As flax's cells: ``dtype`` is the computation dtype (bfloat16 in, bfloat16 out),
+    ``dtype=None`` promotes the inputs with the parameters, and 16-bit parameters
+    initialise on a CPU (computed in float32, rounded once)."""
     linen_cls, nnx_cls = CELLS[kind]
-    cell = linen_cls(features=H)
     x = XS[:, 0].astype(jnp.bfloat16)
-    carry = jax.tree.map(lambda c: c.astype(jnp.bfloat16), cell.initialize_carry(None, x.shape))
-    variables = cell.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, carry, x)
-    new_carry, y = cell.apply(variables, carry, x, rng=jax.random.key(2))
-    assert y.dtype == jnp.bfloat16
-    assert all(c.dtype == jnp.bfloat16 for c in jax.tree.leaves(new_carry))
-    assert jax.tree.leaves(variables["params"])[0].dtype == jnp.float32
-    xcell = nnx_cls(IN, H, rngs=nnx.Rngs(0))
-    assert xcell(carry, x)[1].dtype == jnp.bfloat16
+    keys = {"params": jax.random.key(0), "noise": jax.random.key(1)}
+    for param_dtype in (jnp.float32, jnp.bfloat16, jnp.float16):
+        cell = linen_cls(features=H, dtype=jnp.bfloat16, param_dtype=param_dtype)
+        carry = cell.initialize_carry(None, x.shape)
+        variables = cell.init(keys, carry, x)
+        assert all(w.dtype == param_dtype for w in jax.tree.leaves(variables["params"]))
+        new_carry, y = cell.apply(variables, carry, x, rng=jax.random.key(2))
+        assert y.dtype == jnp.bfloat16 and bool(jnp.all(jnp.isfinite(y)))
+        xcell = nnx_cls(IN, H, dtype=jnp.bfloat16, param_dtype=param_dtype, rngs=nnx.Rngs(0))
+        assert xcell(xcell.initialize_carry(x.shape), x)[1].dtype == jnp.bfloat16
+    promoted = linen_cls(features=H)
+    carry = promoted.initialize_carry(None, x.shape)
+    variables = promoted.init(keys, carry, x)
+    assert promoted.apply(variables, carry, x, rng=jax.random.key(2))[1].dtype == jnp.float32
 
 
 # --------------------------------------------------------------------------------------
@@ -412,32 +466,43 @@ def test_nnx_checkpoint_round_trip(tmp_path, key):
     np.testing.assert_array_equal(rnn(XS), fresh_rnn(XS))
 
 
-GATE_BLOCKS = {"lstm": 4, "gru": 3}
+FLAX_CELLS = {
+    "lstm": (nn.LSTMCell, nnx.LSTMCell),
+    "gru": (nn.GRUCell, nnx.GRUCell),
+}
 
 
 @pytest.mark.parametrize("kind", CELLS)
-@pytest.mark.parametrize("framework", ["linen", "nnx"])
-def test_each_gate_block_is_initialised_like_flax(kind, framework):
-    """Each gate's recurrent block is orthogonal on its own, as in flax's cells."""
-    hidden, blocks = 16, GATE_BLOCKS[kind]
-    if framework == "linen":
-        cell = CELLS[kind][0](features=hidden)
-        carry = cell.initialize_carry(jax.random.key(0), (1, IN))
-        params = cell.init(
-            {"params": jax.random.key(1), "noise": jax.random.key(2)}, carry, XS[:1, 0]
-        )["params"]
-    else:
-        cell = CELLS[kind][1](IN, hidden, rngs=nnx.Rngs(3))
-        params = {"recurrent_kernel": cell.recurrent_kernel[...], "bias": cell.bias[...]}
-    w = params["recurrent_kernel"]
-    assert w.shape == (hidden, blocks * hidden)
-    for block in jnp.split(w, blocks, axis=1):
-        np.testing.assert_allclose(block.T @ block, jnp.eye(hidden), atol=1e-5)
-    # one orthogonal init of the whole fused kernel would not be orthogonal per block
-    fused = nn.initializers.orthogonal()(jax.random.key(0), w.shape)
-    block = jnp.split(fused, blocks, axis=1)[0]
-    assert not np.allclose(block.T @ block, jnp.eye(hidden), atol=1e-2)
-    np.testing.assert_array_equal(params["bias"], 0.0)
+@pytest.mark.parametrize("gates", cells.GATES)
+def test_the_same_key_initialises_the_same_weights_as_flax(kind, gates):
+    """flax's parameter tree, drawn alike: a cell initialised with flax's key is flax's
+    cell's weights, bit for bit, plus p when the gates are noisy."""
+    lcls, xcls = CELLS[kind]
+    flax_linen, flax_nnx = FLAX_CELLS[kind]
+    cell = lcls(features=H, gates=gates)
+    carry = cell.initialize_carry(jax.random.key(0), (B, IN))
+    keys = {"params": jax.random.key(1), "noise": jax.random.key(2)}
+    ours = cell.init(keys, carry, XS[:, 0])["params"]
+    theirs = flax_linen(H).init(jax.random.key(1), carry, XS[:, 0])["params"]
+    assert ("p" in ours) == (gates == "noisy")
+    jax.tree.map(np.testing.assert_array_equal, {k: ours[k] for k in theirs}, theirs)
+    xours = nnx.state(xcls(IN, H, gates=gates, rngs=nnx.Rngs(3)), nnx.Param)
+    xtheirs = nnx.state(flax_nnx(IN, H, rngs=nnx.Rngs(3)), nnx.Param)
+    assert ("p" in xours) == (gates == "noisy")
+    jax.tree.map(np.testing.assert_array_equal, {k: xours[k] for k in xtheirs}, dict(xtheirs))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_each_gate_is_initialised_on_its_own_like_flax(kind):
+    """Each gate's recurrent kernel is orthogonal on its own, as in flax's cells."""
+    hidden = 16
+    cell = CELLS[kind][0](features=hidden)
+    carry = cell.initialize_carry(jax.random.key(0), (1, IN))
+    params = cell.init({"params": jax.random.key(1), "noise": jax.random.key(2)}, carry, XS[:1, 0])
+    names = cells.LSTM_RECURRENT if kind == "lstm" else cells.GRU_RECURRENT
+    for name in names:
+        w = params["params"][name]["kernel"]
+        np.testing.assert_allclose(w.T @ w, jnp.eye(hidden), atol=1e-5)
 
 
 def test_blockwise_checks_its_arguments():
@@ -449,36 +514,36 @@ def test_blockwise_checks_its_arguments():
 
 
 @pytest.mark.parametrize("kind", CELLS)
-def test_hard_and_soft_gates_match_flax_cells_with_the_same_weights(kind):
-    """gates='hard'/'soft' is flax's cell with hard or soft gates, computed by the same step."""
-    flax_cls = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind]
+def test_hard_and_soft_gates_are_flax_cells_with_the_same_weights(kind):
+    """gates='hard'/'soft' is flax's cell with hard or soft gates, on flax's own parameters."""
+    flax_cls = FLAX_CELLS[kind][0]
     gate_fns = {"hard": (rj.hard_sigmoid, rj.hard_tanh), "soft": (jax.nn.sigmoid, jnp.tanh)}
-    blocks = GATE_BLOCKS[kind]
     for gates, (gate_fn, act_fn) in gate_fns.items():
-        cell = CELLS[kind][0](features=H, gates=gates)
-        carry = cell.initialize_carry(jax.random.key(0), (B, IN))
-        variables = cell.init(jax.random.key(1), carry, XS[:, 0])  # no noise stream needed
-        params = variables["params"]
         ref = flax_cls(H, gate_fn=gate_fn, activation_fn=act_fn)
-        names = ["ii", "if", "ig", "io"] if kind == "lstm" else ["ir", "iz", "in"]
-        wi = jnp.split(params["input_kernel"], blocks, axis=1)
-        wh = jnp.split(params["recurrent_kernel"], blocks, axis=1)
-        b = jnp.split(params["bias"], blocks)
-        ref_params = {}
-        for k, name in enumerate(names):
-            hname = "h" + name[1]
-            if kind == "lstm":
-                ref_params[name] = {"kernel": wi[k]}
-                ref_params[hname] = {"kernel": wh[k], "bias": b[k]}
-            else:
-                ref_params[name] = {"kernel": wi[k], "bias": b[k]}
-                ref_params[hname] = {"kernel": wh[k]}
-        if kind == "gru":
-            ref_params["hn"]["bias"] = params["recurrent_bias"]
-        got = cell.apply(variables, carry, XS[:, 0])
-        want = ref.apply({"params": ref_params}, carry, XS[:, 0])
+        carry = ref.initialize_carry(jax.random.key(0), (B, IN))
+        variables = ref.init(jax.random.key(1), carry, XS[:, 0])
+        got = CELLS[kind][0](features=H, gates=gates).apply(variables, carry, XS[:, 0])
+        want = ref.apply(variables, carry, XS[:, 0])
         for a, b_ in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-            np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6)
+
+
+def test_a_flax_checkpoint_loads_into_a_noisy_cell():
+    """flax's LSTMCell parameters: a soft cell gives flax's outputs; a noisy cell applied
+    with them alone uses p = 1 and the default noise scales, or learns p once merged."""
+    carry = nn.LSTMCell(H).initialize_carry(jax.random.key(0), (B, IN))
+    flax_params = nn.LSTMCell(H).init(jax.random.key(1), carry, XS[:, 0])["params"]
+    want = nn.LSTMCell(H).apply({"params": flax_params}, carry, XS[:, 0])
+    got = rjl.NoisyLSTMCell(H, gates="soft").apply({"params": flax_params}, carry, XS[:, 0])
+    jax.tree.map(np.testing.assert_array_equal, got, want)
+    noisy = rjl.NoisyLSTMCell(H, deterministic=True)
+    p1 = {**flax_params, "p": jnp.ones((5, H))}
+    variables = noisy.init(jax.random.key(2), carry, XS[:, 0])
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        noisy.apply({"params": flax_params}, carry, XS[:, 0]),
+        noisy.apply({**variables, "params": p1}, carry, XS[:, 0]),
+    )
 
 
 @pytest.mark.parametrize("generator", ["jax", "fast"])
@@ -607,14 +672,13 @@ def test_a_sequences_noise_is_independent_across_steps_and_fixed_by_the_key(gene
     """The noise drawn ahead for a sequence: step t's is exactly what the step draws from
     split(key, T)[t], the steps are uncorrelated standard normals, the same for the same
     key and different for another."""
-    from rectify_jax._src import layers
-
-    layer = layers.NOISY_LSTM_CELL
-    o = layer.configure("test", {"noise": "normal", "generator": generator})
+    cell = rjl.NoisyLSTMCell(features=128, noise="normal", generator=generator)
     length, batch, hidden = 8, 64, 128
 
     def draw(k):
-        return layers.sequence_inputs(layer, o, k, length, (batch,), hidden, jnp.float32)["noise"]
+        return sequence.step_inputs(
+            lambda k: cell.step_noise(k, (batch,), jnp.float32), k, length, "noise"
+        )["noise"]
 
     gates, out = draw(key)
     assert gates.shape == (length, batch, 4 * hidden) and out.shape == (length, batch, hidden)
@@ -640,12 +704,10 @@ def test_rnn_is_the_same_in_linen_nnx_and_equinox(kind, residual, key):
     model, variables = _linen_rnn(kind, residual=residual)
     linen = rjl.RNN(model.cell, return_carry=True).apply(variables, XS, rng=key)
     params = variables["params"]["cell"]
-    xcell = CELLS[kind][1](IN, H, rngs=nnx.Rngs(0), residual=residual)
-    for name, value in params.items():
-        getattr(xcell, name)[...] = value
+    xcell = linen_to_nnx(kind, params, CELLS[kind][1](IN, H, rngs=nnx.Rngs(0), residual=residual))
     nnx_out = rjx.RNN(xcell, return_carry=True)(XS, rngs=key)
     ecell = getattr(rje, CELLS[kind][1].__name__)(IN, H, key=jax.random.key(0), residual=residual)
-    ecell = eqx.tree_at(lambda m: m.params, ecell, dict(params))
+    ecell = linen_to_eqx(kind, params, ecell)
     eqx_out = eqx.filter_jit(rje.RNN(ecell, return_carry=True))(XS, key=key)
     for other in (nnx_out, eqx_out):
         jax.tree.map(
@@ -688,12 +750,13 @@ def test_rnn_and_rnn_helper_errors_say_what_works():
     with pytest.raises(TypeError, match=r"rnn: \['variable_axes'\] are not options of .*RNN"):
         rjl.rnn(cell, variable_axes={})
     with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell .* got LSTMCell"):
-        rjl.RNN(nn.LSTMCell(H))
-    with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell .* got LSTMCell"):
         rjx.RNN(nnx.LSTMCell(IN, H, rngs=nnx.Rngs(0)))
     with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell"):
         rje.RNN(eqx.nn.GRUCell(IN, H, key=jax.random.key(0)))
     assert isinstance(rjl.rnn(nn.LSTMCell(H)), nn.RNN)  # other cells: flax's RNN, as before
+    with pytest.raises(TypeError, match=r"RNN: rng= and deterministic= are for the noisy cells"):
+        flax_cell = rjl.RNN(nn.LSTMCell(H))
+        flax_cell.init(jax.random.key(0), XS, deterministic=True)
     model = rjl.rnn(cell)
     with pytest.raises(ValueError, match=r"RNN: deterministic=False but no PRNG stream 'noise'"):
         model.init(jax.random.key(0), XS)
@@ -711,19 +774,14 @@ def test_deterministic_rnns_need_no_key_and_follow_eval(kind):
     np.testing.assert_allclose(
         ys, _scan_of_the_cell(model.cell, variables, jax.random.key(0), variables["params"])
     )
-    xcell = CELLS[kind][1](IN, H, rngs=nnx.Rngs(0))
-    for name, value in variables["params"]["cell"].items():
-        getattr(xcell, name)[...] = value
-    xmodel = rjx.RNN(xcell)
+    params = variables["params"]["cell"]
+    xmodel = rjx.RNN(linen_to_nnx(kind, params, CELLS[kind][1](IN, H, rngs=nnx.Rngs(0))))
     xmodel.eval()
     np.testing.assert_allclose(xmodel(XS), ys, rtol=1e-6, atol=1e-7)
     xmodel.train()
     assert not np.allclose(xmodel(XS), ys)  # noise from the cell's own stream
-    ecell = eqx.tree_at(
-        lambda m: m.params,
-        getattr(rje, CELLS[kind][1].__name__)(IN, H, key=jax.random.key(0)),
-        dict(variables["params"]["cell"]),
-    )
+    ecell = getattr(rje, CELLS[kind][1].__name__)(IN, H, key=jax.random.key(0))
+    ecell = linen_to_eqx(kind, params, ecell)
     np.testing.assert_allclose(rje.RNN(ecell)(XS, inference=True), ys, rtol=1e-6, atol=1e-7)
 
 

@@ -355,16 +355,25 @@ def test_rnn_is_a_loop_of_the_cell_with_split_keys(kind, residual, key):
     _, ys_rev = _loop(cell, XS[:, ::-1], key)
     close(rje.RNN(cell, reverse=True)(XS, key=key), ys_rev)
     close(rje.RNN(cell, reverse=True, keep_order=True)(XS, key=key), ys_rev[:, ::-1])
+    # the noise is on: another key, other outputs
+    assert not np.allclose(rje.RNN(cell)(XS, key=jax.random.fold_in(key, 1)), ys)
 
-    # gradients too, and the noise is on: another key, other outputs
+
+@pytest.mark.parametrize("residual", ["noise", "key"])
+def test_rnn_gradients_are_the_loops(residual, key):
+    """The noise drawn ahead (``"noise"``) or again in the backward pass (``"key"``)
+    gives the gradients of the cell stepped by hand with the same keys."""
+    cell = rje.NoisyLSTMCell(IN, H, residual=residual, key=jax.random.key(0))
+
     def loss(c, k):
         return jnp.sum(jnp.sin(rje.RNN(c)(XS, key=k)))
 
     def loop_loss(c, k):
         return jnp.sum(jnp.sin(_loop(c, XS, k)[1]))
 
-    close(eqx.filter_grad(loss)(cell, key), eqx.filter_grad(loop_loss)(cell, key), tol=1e-5)
-    assert not np.allclose(rje.RNN(cell)(XS, key=jax.random.fold_in(key, 1)), ys)
+    grads = [eqx.filter_grad(f)(cell, key) for f in (loss, loop_loss)]
+    close(*grads, tol=1e-5)
+    assert float(jnp.abs(grads[0].p).sum()) > 0
 
 
 def test_rnn_runs_the_irnn_and_starts_from_a_given_carry(key):

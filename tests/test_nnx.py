@@ -367,6 +367,7 @@ def test_rnn_equals_a_loop_of_the_cell_with_split_keys(kind, residual, key):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
         for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(carries[-1]), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
     # the same with jax.lax.scan over the cell
     def body(carry, inputs):
         x, k = inputs
@@ -379,6 +380,10 @@ def test_rnn_equals_a_loop_of_the_cell_with_split_keys(kind, residual, key):
     _, want = loop(twin, XS, keys=jax.random.split(twin.rngs(), T))
     np.testing.assert_allclose(model(XS)[1], want, rtol=1e-6, atol=1e-6)
     assert not np.array_equal(model(XS)[1], model(XS)[1])  # the stream advances
+    # an nnx.Rngs at call time: its "noise" stream's next key
+    np.testing.assert_array_equal(
+        model(XS, rngs=nnx.Rngs(noise=7))[1], model(XS, rngs=nnx.Rngs(noise=7).noise())[1]
+    )
     model.eval()  # the cell follows eval() / train()
     np.testing.assert_array_equal(model(XS)[1], model(XS, deterministic=True)[1])
     model.train()
@@ -418,8 +423,10 @@ def test_rnn_reverse_keep_order_and_time_major(kind, key):
     )
     time_major = rjx.RNN(cell, time_major=True)(jnp.swapaxes(XS, 0, 1), rngs=key)
     np.testing.assert_array_equal(jnp.swapaxes(time_major, 0, 1), rjx.RNN(cell)(XS, rngs=key))
-    ones = rjx.RNN(cell)(XS, initial_carry=cell.initialize_carry((B, IN), carry_init=nnx.initializers.ones_init()))
-    assert not np.allclose(ones, rjx.RNN(cell)(XS, deterministic=True))
+    ones = cell.initialize_carry((B, IN), carry_init=nnx.initializers.ones_init())
+    got = rjx.RNN(cell)(XS, initial_carry=ones, deterministic=True)
+    np.testing.assert_allclose(got, loop(cell, XS, ones, deterministic=True)[1], atol=1e-6)
+    assert not np.allclose(got, rjx.RNN(cell)(XS, deterministic=True))
 
 
 @pytest.mark.parametrize("kind", CELLS)
@@ -443,7 +450,9 @@ def test_rnn_inside_nnx_bidirectional(kind):
             XS, seq_lengths=lengths, return_carry=True, reverse=True, keep_order=True
         )
         np.testing.assert_array_equal(outputs, jnp.concatenate([want_f, want_b], axis=-1))
-        for a, b in zip(jax.tree.leaves((fc, bc)), jax.tree.leaves((want_fc, want_bc))):
+        for a, b in zip(
+            jax.tree.leaves((fc, bc)), jax.tree.leaves((want_fc, want_bc)), strict=True
+        ):
             np.testing.assert_array_equal(a, b)
     model = nnx.Bidirectional(*make())
     assert not np.array_equal(model(XS), model(XS))  # fresh noise every call

@@ -2,12 +2,14 @@
 noisy units, each a small ``eqx.Module`` over a pure function of :mod:`rectify_jax`.
 
 Conventions (those of ``eqx.nn.Dropout``): sizes and options go to the constructor,
-with a keyword-only ``key`` where parameters are drawn; parameters are array fields
-(``layer.p``, ``layer.negative_slope``) cast to the input's dtype at call time; options
-are static fields. A stochastic module takes its noise key keyword-only at call time,
-``layer(x, key=key)`` (a missing key when the noise is on is an error, never a silent
-default) and has an ``inference`` field: ``eqx.nn.inference_mode(model)`` switches a
-whole model to the test-time function, and ``inference=`` at call time overrides it.
+with a keyword-only ``key`` (required where parameters are drawn, accepted and unused by
+the modules without random parameters, so that any of them can be built alike);
+parameters are array fields (``layer.p``, ``layer.negative_slope``) cast to the input's
+dtype at call time; options are static fields. A stochastic module takes its noise key
+keyword-only at call time, ``layer(x, key=key)`` (a missing key when the noise is on is
+an error, never a silent default) and has an ``inference`` field:
+``eqx.nn.inference_mode(model)`` switches a whole model to the test-time function, and
+``inference=`` at call time overrides it.
 Noise scales ``c`` are array fields too, so annealing them (:func:`set_noise_scale`) does
 not recompile, but every call applies ``jax.lax.stop_gradient`` to them: a standard
 Equinox training loop leaves them as they are.
@@ -15,12 +17,12 @@ Equinox training loop leaves them as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax.nn.initializers import Initializer
 from jax.typing import ArrayLike, DTypeLike
 
 from rectify_jax._src import activations, stochastic
@@ -42,6 +44,7 @@ from rectify_jax.equinox._common import check_size, init_key, is_inference, nois
 Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
 Generator = Literal["jax", "fast"]
+Initializer = Callable[..., jax.Array]
 
 
 class PReLU(eqx.Module):
@@ -122,6 +125,8 @@ class TLU(eqx.Module):
       alpha: the (initial) negative saturation value.
       learn_alpha: learn ``alpha``, one value per channel.
       param_dtype: the dtype of a learned ``alpha``.
+      key: accepted, as by every module of this package, and unused (``alpha`` starts
+        at its value).
 
     Examples:
       >>> from rectify_jax import equinox as rje
@@ -141,6 +146,7 @@ class TLU(eqx.Module):
         alpha: float = 1.0,
         learn_alpha: bool = False,
         param_dtype: DTypeLike = jnp.float32,
+        key: jax.Array | None = None,
     ):
         self.learn_alpha = v.static_bool("TLU", "learn_alpha", learn_alpha)
         if learn_alpha:
@@ -159,7 +165,9 @@ class TLU(eqx.Module):
     ) -> jax.Array:
         """``tlu(x)``; ``key`` and ``inference`` are accepted and ignored (no noise)."""
         x = jnp.asarray(x)
-        alpha = self.alpha.astype(x.dtype) if self.learn_alpha else self.alpha
+        alpha = self.alpha
+        if isinstance(alpha, jax.Array):  # learned
+            alpha = alpha.astype(x.dtype)
         return activations.tlu(x, alpha=alpha)
 
 
@@ -201,6 +209,7 @@ class RReLU(eqx.Module):
         upper: float = 1 / 3,
         generator: Generator = "jax",
         inference: bool = False,
+        key: jax.Array | None = None,
     ):
         v.one_of("RReLU", "generator", generator, GENERATORS)
         self.lower = lower
@@ -244,7 +253,9 @@ class NReLU(eqx.Module):
     generator: Generator = eqx.field(static=True)
     inference: bool
 
-    def __init__(self, *, generator: Generator = "jax", inference: bool = False):
+    def __init__(
+        self, *, generator: Generator = "jax", inference: bool = False, key: jax.Array | None = None
+    ):
         v.one_of("NReLU", "generator", generator, GENERATORS)
         self.generator = generator
         self.inference = v.static_bool("NReLU", "inference", inference)
@@ -586,6 +597,7 @@ class InputNoisy(eqx.Module):
         s: float | None = None,
         generator: Generator = "jax",
         inference: bool = False,
+        key: jax.Array | None = None,
     ):
         v.one_of("InputNoisy", "generator", generator, GENERATORS)
         if s is not None:
@@ -642,6 +654,7 @@ class SaturatedInputNoisy(eqx.Module):
         s: float | None = None,
         generator: Generator = "jax",
         inference: bool = False,
+        key: jax.Array | None = None,
     ):
         v.one_of("SaturatedInputNoisy", "generator", generator, GENERATORS)
         if s is not None:

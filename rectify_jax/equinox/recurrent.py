@@ -13,12 +13,12 @@ noise of all steps in one call before the loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax.nn.initializers import Initializer
 from jax.typing import ArrayLike, DTypeLike
 
 from rectify_jax._src import activations, cells, sequence
@@ -38,6 +38,7 @@ Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
 Generator = Literal["jax", "fast"]
 Gates = Literal["noisy", "hard", "soft"]
+Initializer = Callable[..., jax.Array]
 
 
 def _check_cell_options(owner, noise, residual, generator, gates, gate_c, tanh_c) -> None:
@@ -56,42 +57,31 @@ def _init(init: Initializer, blocks: int, key, shape, dtype) -> jax.Array:
     return in_float32(init)(key, shape, dtype)
 
 
-class _NoisyCell(eqx.Module):
-    """What the two noisy cells share: their noise configuration, key and noise scales.
-
-    Holds no fields; each cell declares its own.
-    """
-
-    noise_scales: ClassVar[tuple[str, ...]] = ("gate_c", "tanh_c")
-    kind: ClassVar[str]
-
-    def noise_config(self) -> cells.NoiseConfig:
-        """The static options of the cell's noisy units."""
-        return cells.NoiseConfig(
-            self.noise, self.gate_alpha, self.tanh_alpha, self.residual, self.generator, self.gates
-        )
-
-    def step_noise(self, key: jax.Array, batch_shape: tuple[int, ...], dtype: DTypeLike):
-        """The noise one step draws from ``key`` (:class:`RNN` draws a sequence's at once)."""
-        config = self.noise_config()
-        return cells.step_noise(config, key, batch_shape, self.hidden_size, self.kind, dtype)
-
-    def _noise_inputs(self, inference: bool | None, key) -> tuple[bool, jax.Array | None]:
-        """``(deterministic, key)`` for a call: no key is needed without noise."""
-        owner = type(self).__name__
-        det = is_inference(owner, self.inference, inference)
-        if det or self.gates != "noisy":
-            return det, None
-        return det, noise_key(owner, key)
-
-    def _scales(self) -> tuple[jax.Array | None, jax.Array | None]:
-        """``gate_c`` and ``tanh_c`` as the step reads them: annealed, never trained."""
-        if self.gates != "noisy":
-            return None, None
-        return jax.lax.stop_gradient(self.gate_c), jax.lax.stop_gradient(self.tanh_c)
+def _noise_config(cell: NoisyLSTMCell | NoisyGRUCell) -> cells.NoiseConfig:
+    return cells.NoiseConfig(
+        cell.noise, cell.gate_alpha, cell.tanh_alpha, cell.residual, cell.generator, cell.gates
+    )
 
 
-class NoisyLSTMCell(_NoisyCell):
+def _noise_inputs(
+    cell: NoisyLSTMCell | NoisyGRUCell, inference: bool | None, key
+) -> tuple[bool, jax.Array | None]:
+    """``(deterministic, key)`` for a call: no key is needed without noise."""
+    owner = cell.__class__.__name__
+    det = is_inference(owner, cell.inference, inference)
+    if det or cell.gates != "noisy":
+        return det, None
+    return det, noise_key(owner, key)
+
+
+def _scales(cell: NoisyLSTMCell | NoisyGRUCell) -> tuple[jax.Array | None, jax.Array | None]:
+    """``gate_c`` and ``tanh_c`` as the step reads them: annealed, never trained."""
+    if cell.gate_c is None or cell.tanh_c is None:  # hard or soft gates
+        return None, None
+    return jax.lax.stop_gradient(cell.gate_c), jax.lax.stop_gradient(cell.tanh_c)
+
+
+class NoisyLSTMCell(eqx.Module):
     r"""LSTM cell whose gates are noisy hard sigmoids and whose tanh units are noisy.
 
     .. math::
@@ -164,6 +154,7 @@ class NoisyLSTMCell(_NoisyCell):
       True
     """
 
+    noise_scales: ClassVar[tuple[str, ...]] = ("gate_c", "tanh_c")
     kind: ClassVar[str] = "lstm"
 
     weight_ih: jax.Array
@@ -223,6 +214,15 @@ class NoisyLSTMCell(_NoisyCell):
         self.dtype = dtype
         self.inference = v.static_bool(owner, "inference", inference)
 
+    def noise_config(self) -> cells.NoiseConfig:
+        """The static options of the cell's noisy units."""
+        return _noise_config(self)
+
+    def step_noise(self, key: jax.Array, batch_shape: tuple[int, ...], dtype: DTypeLike):
+        """The noise one step draws from ``key`` (:class:`RNN` draws a sequence's at once)."""
+        config = _noise_config(self)
+        return cells.step_noise(config, key, batch_shape, self.hidden_size, self.kind, dtype)
+
     def fused_weights(self) -> dict:
         """The arrays in the layout of :func:`rectify_jax._src.cells.noisy_lstm_step`:
         ``kernel = [W_ih^T; W_hh^T]`` ``(I + H, 4H)`` (``[x, h] @ kernel`` is Equinox's
@@ -232,19 +232,20 @@ class NoisyLSTMCell(_NoisyCell):
 
     def step(self, weights: dict, carry, x: jax.Array, key, deterministic: bool, noise=None):
         """One step of the pure cell on :meth:`fused_weights` (what :class:`RNN` scans)."""
-        gate_c, tanh_c = self._scales()
-        return cells.noisy_lstm_step(
+        gate_c, tanh_c = _scales(self)
+        out = cells.noisy_lstm_step(
             weights,
             carry,
             x,
             key,
             gate_c=gate_c,
             tanh_c=tanh_c,
-            config=self.noise_config(),
+            config=_noise_config(self),
             deterministic=deterministic,
             dtype=self.dtype,
             noise=noise,
         )
+        return out[0], out[1]
 
     def __call__(
         self,
@@ -256,7 +257,7 @@ class NoisyLSTMCell(_NoisyCell):
     ) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
         """One step ``((c, h), x) -> ((c', h'), h')``, noise from ``key``; ``inference``
         overrides the field."""
-        det, key = self._noise_inputs(inference, key)
+        det, key = _noise_inputs(self, inference, key)
         return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
@@ -267,7 +268,7 @@ class NoisyLSTMCell(_NoisyCell):
         return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
 
 
-class NoisyGRUCell(_NoisyCell):
+class NoisyGRUCell(eqx.Module):
     r"""GRU cell whose gates are noisy hard sigmoids and whose candidate is a noisy hard tanh.
 
     .. math::
@@ -305,6 +306,7 @@ class NoisyGRUCell(_NoisyCell):
       ((2, 4), (12, 4), (4,))
     """
 
+    noise_scales: ClassVar[tuple[str, ...]] = ("gate_c", "tanh_c")
     kind: ClassVar[str] = "gru"
 
     weight_ih: jax.Array
@@ -366,6 +368,15 @@ class NoisyGRUCell(_NoisyCell):
         self.dtype = dtype
         self.inference = v.static_bool(owner, "inference", inference)
 
+    def noise_config(self) -> cells.NoiseConfig:
+        """The static options of the cell's noisy units."""
+        return _noise_config(self)
+
+    def step_noise(self, key: jax.Array, batch_shape: tuple[int, ...], dtype: DTypeLike):
+        """The noise one step draws from ``key`` (:class:`RNN` draws a sequence's at once)."""
+        config = _noise_config(self)
+        return cells.step_noise(config, key, batch_shape, self.hidden_size, self.kind, dtype)
+
     def fused_weights(self) -> dict:
         """The arrays in the layout of :func:`rectify_jax._src.cells.noisy_gru_step`."""
         return {
@@ -378,19 +389,20 @@ class NoisyGRUCell(_NoisyCell):
 
     def step(self, weights: dict, carry, x: jax.Array, key, deterministic: bool, noise=None):
         """One step of the pure cell on :meth:`fused_weights` (what :class:`RNN` scans)."""
-        gate_c, tanh_c = self._scales()
-        return cells.noisy_gru_step(
+        gate_c, tanh_c = _scales(self)
+        out = cells.noisy_gru_step(
             weights,
             carry,
             x,
             key,
             gate_c=gate_c,
             tanh_c=tanh_c,
-            config=self.noise_config(),
+            config=_noise_config(self),
             deterministic=deterministic,
             dtype=self.dtype,
             noise=noise,
         )
+        return out[0], out[1]
 
     def __call__(
         self,
@@ -402,7 +414,7 @@ class NoisyGRUCell(_NoisyCell):
     ) -> tuple[jax.Array, jax.Array]:
         """One step ``(h, x) -> (h', h')``, noise from ``key``; ``inference`` overrides
         the field."""
-        det, key = self._noise_inputs(inference, key)
+        det, key = _noise_inputs(self, inference, key)
         return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> jax.Array:
@@ -474,11 +486,10 @@ class IRNNCell(eqx.Module):
     ):
         n_in = check_size("IRNNCell", "input_size", input_size)
         hidden = check_size("IRNNCell", "hidden_size", hidden_size)
-        if recurrent_kernel_init is None:
-            recurrent_kernel_init = identity(scale)
+        recurrent = identity(scale) if recurrent_kernel_init is None else recurrent_kernel_init
         k_ih, k_hh, k_b = jax.random.split(init_key("IRNNCell", key), 3)
         self.weight_ih = _init(kernel_init, 1, k_ih, (n_in, hidden), param_dtype).T
-        self.weight_hh = _init(recurrent_kernel_init, 1, k_hh, (hidden, hidden), param_dtype).T
+        self.weight_hh = _init(recurrent, 1, k_hh, (hidden, hidden), param_dtype).T
         self.bias = _init(bias_init, 1, k_b, (hidden,), param_dtype)
         self.input_size, self.hidden_size = n_in, hidden
         self.dtype = dtype
@@ -499,10 +510,6 @@ class IRNNCell(eqx.Module):
         z = x.astype(cdt) @ w["input_kernel"] + carry.astype(cdt) @ w["recurrent_kernel"]
         h = activations.relu(z + w["bias"])
         return h, h
-
-    def _noise_inputs(self, inference: bool | None, key) -> tuple[bool, None]:
-        """No noise: no key, whatever is given."""
-        return True, None
 
     def __call__(
         self,
@@ -613,7 +620,10 @@ class RNN(eqx.Module):
         ``(carry, outputs)`` with ``return_carry``.
         """
         cell = self.cell
-        det, key = cell._noise_inputs(inference, key)
+        if isinstance(cell, IRNNCell):
+            det, key = True, None  # no noise
+        else:
+            det, key = _noise_inputs(cell, inference, key)
         weights = cell.fused_weights()  # once, outside the loop
 
         def run(xs, keep_carries):
@@ -625,9 +635,10 @@ class RNN(eqx.Module):
                 carry = initial_carry
             carry = jax.tree.map(lambda a: jnp.asarray(a).astype(cdt), carry)
             per_step = {}
-            if key is not None:
+            if key is not None and not isinstance(cell, IRNNCell):
+                noisy = cell
                 per_step = sequence.step_inputs(
-                    lambda k: cell.step_noise(k, batch, xs.dtype), key, xs.shape[0], cell.residual
+                    lambda k: noisy.step_noise(k, batch, xs.dtype), key, xs.shape[0], noisy.residual
                 )
 
             def step(carry, x, step_key, noise):

@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 
 from rectify_jax._src.diagnostics import sown_path_shares
-from rectify_jax.linen.activations import NoisyActivation
+from rectify_jax.linen.activations import NoisyActivation, NoisyHardSigmoid, NoisyHardTanh
 
 
 def _default_layers(module: nn.Module, method_name: str) -> bool:
@@ -106,7 +106,9 @@ def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwar
     options = {}
 
     def record(next_fun, args, kwargs, context):  # each noisy layer, by path
-        if context.method_name == "__call__" and isinstance(context.module, NoisyActivation):
+        if context.method_name == "__call__" and isinstance(
+            context.module, (NoisyActivation, NoisyHardTanh, NoisyHardSigmoid)
+        ):
             options[tuple(context.module.scope.path)] = context.module
         return next_fun(*args, **kwargs)
 

@@ -442,9 +442,7 @@ class InputNoisy(nn.Module):
     ) -> jax.Array:
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         key = None if det else noise_key(self, rng)
-        return self.unit.input_noise(
-            x, key, s=self.s, deterministic=det, generator=self.generator
-        )
+        return self.unit.input_noise(x, key, s=self.s, deterministic=det, generator=self.generator)
 
 
 class SaturatedInputNoisy(InputNoisy):

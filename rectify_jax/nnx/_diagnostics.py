@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -84,9 +86,9 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
     """Per noisy layer, the share of dL/dx carried by the linear, nonlinear and stochastic paths.
 
     For every noisy output layer in ``model`` (:class:`~rectify_jax.nnx.NoisyActivation`,
-    :class:`~rectify_jax.nnx.NoisyHardTanh`, :class:`~rectify_jax.nnx.NoisyHardSigmoid`): runs the model
-    under ``nnx.capture`` with a perturbation on the layer's output (giving
-    :math:`g = \\partial L/\\partial\\phi`) and the layer's local path derivatives for
+    :class:`~rectify_jax.nnx.NoisyHardTanh`, :class:`~rectify_jax.nnx.NoisyHardSigmoid`):
+    runs the model under ``nnx.capture`` with a perturbation on the layer's output
+    (giving :math:`g = \\partial L/\\partial\\phi`) and the layer's local path derivatives for
     the noise it drew, then combines them. Each call advances the modules' noise streams.
 
     Args:
@@ -115,13 +117,12 @@ def noisy_path_shares(model: nnx.Module, loss_fn, *args, **kwargs):
         return loss_fn(out), sown
 
     grads, sown = nnx.grad(loss, argnums=1, has_aux=True)(model, zeros)
-    grads, sown = nnx.to_pure_dict(grads), nnx.to_pure_dict(sown)
     shares = {}
     for path, m in layers:
-        g, local = grads, sown
+        g: Any = nnx.to_pure_dict(grads)
+        local: Any = nnx.to_pure_dict(sown)
         for key in path:
             g, local = g[key], local[key]
         inputs = local["noisy_inputs"][0]
         shares["/".join(map(str, path))] = sown_path_shares(m, inputs, g["output"])
     return shares
-

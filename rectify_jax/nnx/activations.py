@@ -66,12 +66,19 @@ def _one_per_feature(owner: str, rngs: RngSource, init, features: int | None, dt
     return nnx.Param(init(need_params(owner, param_rngs(owner, rngs)).params(), (features,), dtype))
 
 
-def _stochastic(module, owner: str, generator, deterministic, rng_collection) -> None:
-    """Checks and keeps what every stochastic layer has (its noise stream comes last)."""
+def _check_stochastic(owner: str, generator: str, deterministic: bool) -> bool:
+    """Checks what every stochastic layer takes; returns ``deterministic`` as a bool."""
     v.one_of(owner, "generator", generator, GENERATORS)
-    module.generator = generator
-    module.deterministic = v.static_bool(owner, "deterministic", deterministic)
-    module.rng_collection = rng_collection
+    return v.static_bool(owner, "deterministic", deterministic)
+
+
+def _check_output_noise(owner: str, noise: str, residual: str, generator: str, c, det) -> bool:
+    """Checks the options of a noisy output unit; returns ``deterministic`` as a bool."""
+    v.one_of(owner, "noise", noise, NOISE_KINDS)
+    v.one_of(owner, "residual", residual, RESIDUALS)
+    if c is not None:
+        v.nonnegative(owner, "c", c)
+    return _check_stochastic(owner, generator, det)
 
 
 class PReLU(nnx.Module):
@@ -172,7 +179,9 @@ class TLU(nnx.Module):
 
     def __call__(self, x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
-        alpha = self.alpha[...].astype(x.dtype) if self.learn_alpha else self.alpha
+        alpha = self.alpha
+        if isinstance(alpha, nnx.Param):
+            return activations.tlu(x, alpha=alpha[...].astype(x.dtype))
         return activations.tlu(x, alpha=alpha)
 
 
@@ -221,7 +230,9 @@ class RReLU(nnx.Module):
     ):
         self.features = features
         self.lower, self.upper = lower, upper
-        _stochastic(self, "RReLU", generator, deterministic, rng_collection)
+        self.generator = generator
+        self.deterministic = _check_stochastic("RReLU", generator, deterministic)
+        self.rng_collection = rng_collection
         self.rngs = noise_stream("RReLU", rngs, rng_collection)
 
     def __call__(
@@ -271,7 +282,9 @@ class NReLU(nnx.Module):
         rngs: RngSource = None,
     ):
         self.features = features
-        _stochastic(self, "NReLU", generator, deterministic, rng_collection)
+        self.generator = generator
+        self.deterministic = _check_stochastic("NReLU", generator, deterministic)
+        self.rng_collection = rng_collection
         self.rngs = noise_stream("NReLU", rngs, rng_collection)
 
     def __call__(
@@ -281,40 +294,6 @@ class NReLU(nnx.Module):
         det = is_deterministic(self, deterministic)
         key = call_key(self, det, rngs)
         return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
-
-
-def _init_output_noise(
-    module,
-    unit: NoisyUnit,
-    features: int,
-    *,
-    alpha,
-    c,
-    noise,
-    residual,
-    generator,
-    p_init,
-    deterministic,
-    rng_collection,
-    param_dtype,
-    rngs,
-) -> None:
-    """The constructor of a noisy output unit: checks, ``p``, ``c`` and the noise stream."""
-    owner = type(module).__name__
-    v.one_of(owner, "noise", noise, NOISE_KINDS)
-    v.one_of(owner, "residual", residual, RESIDUALS)
-    if c is not None:
-        v.nonnegative(owner, "c", c)
-    _stochastic(module, owner, generator, deterministic, rng_collection)
-    module.features = features
-    module.unit = unit
-    module.alpha = alpha
-    module.noise = noise
-    module.residual = residual
-    module.param_dtype = param_dtype
-    module.p = _one_per_feature(owner, rngs, p_init, features, param_dtype)
-    module.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
-    module.rngs = noise_stream(owner, rngs, rng_collection)
 
 
 def _output_noise(module, x: ArrayLike, deterministic, rngs, c) -> jax.Array:
@@ -402,21 +381,20 @@ class NoisyActivation(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
-        _init_output_noise(
-            self,
-            unit,
-            features,
-            alpha=alpha,
-            c=c,
-            noise=noise,
-            residual=residual,
-            generator=generator,
-            p_init=p_init,
-            deterministic=deterministic,
-            rng_collection=rng_collection,
-            param_dtype=param_dtype,
-            rngs=rngs,
-        )
+        owner = "NoisyActivation"
+        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        self.features = features
+        self.unit = unit
+        self.alpha = alpha
+        self.noise = noise
+        self.residual = residual
+        self.generator = generator
+        self.deterministic = det
+        self.rng_collection = rng_collection
+        self.param_dtype = param_dtype
+        self.p = _one_per_feature(owner, rngs, p_init, features, param_dtype)
+        self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))
+        self.rngs = noise_stream(owner, rngs, rng_collection)
 
     def __call__(
         self,
@@ -491,21 +469,20 @@ class NoisyHardTanh(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
-        _init_output_noise(
-            self,
-            HARD_TANH_UNIT,
-            features,
-            alpha=alpha,
-            c=c,
-            noise=noise,
-            residual=residual,
-            generator=generator,
-            p_init=p_init,
-            deterministic=deterministic,
-            rng_collection=rng_collection,
-            param_dtype=param_dtype,
-            rngs=rngs,
-        )
+        owner = "NoisyHardTanh"
+        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        self.features = features
+        self.unit = HARD_TANH_UNIT
+        self.alpha = alpha
+        self.noise = noise
+        self.residual = residual
+        self.generator = generator
+        self.deterministic = det
+        self.rng_collection = rng_collection
+        self.param_dtype = param_dtype
+        self.p = _one_per_feature(owner, rngs, p_init, features, param_dtype)
+        self.c = NoiseScale(jnp.asarray(HARD_TANH_UNIT.c if c is None else c, param_dtype))
+        self.rngs = noise_stream(owner, rngs, rng_collection)
 
     def __call__(
         self,
@@ -555,21 +532,20 @@ class NoisyHardSigmoid(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
-        _init_output_noise(
-            self,
-            HARD_SIGMOID_UNIT,
-            features,
-            alpha=alpha,
-            c=c,
-            noise=noise,
-            residual=residual,
-            generator=generator,
-            p_init=p_init,
-            deterministic=deterministic,
-            rng_collection=rng_collection,
-            param_dtype=param_dtype,
-            rngs=rngs,
-        )
+        owner = "NoisyHardSigmoid"
+        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        self.features = features
+        self.unit = HARD_SIGMOID_UNIT
+        self.alpha = alpha
+        self.noise = noise
+        self.residual = residual
+        self.generator = generator
+        self.deterministic = det
+        self.rng_collection = rng_collection
+        self.param_dtype = param_dtype
+        self.p = _one_per_feature(owner, rngs, p_init, features, param_dtype)
+        self.c = NoiseScale(jnp.asarray(HARD_SIGMOID_UNIT.c if c is None else c, param_dtype))
+        self.rngs = noise_stream(owner, rngs, rng_collection)
 
     def __call__(
         self,
@@ -581,17 +557,6 @@ class NoisyHardSigmoid(nnx.Module):
     ) -> jax.Array:
         """Applies the layer; ``deterministic``, ``rngs`` and ``c`` here override the module's."""
         return _output_noise(self, x, deterministic, rngs, c)
-
-
-def _init_input_noise(module, features, unit, s, generator, deterministic, rng_collection, rngs):
-    owner = type(module).__name__
-    if s is not None:
-        v.nonnegative(owner, "s", s)
-    _stochastic(module, owner, generator, deterministic, rng_collection)
-    module.features = features
-    module.unit = unit
-    module.s = s
-    module.rngs = noise_stream(owner, rngs, rng_collection)
 
 
 class InputNoisy(nnx.Module):
@@ -632,7 +597,15 @@ class InputNoisy(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
-        _init_input_noise(self, features, unit, s, generator, deterministic, rng_collection, rngs)
+        if s is not None:
+            v.nonnegative("InputNoisy", "s", s)
+        self.features = features
+        self.unit = unit
+        self.s = s
+        self.generator = generator
+        self.deterministic = _check_stochastic("InputNoisy", generator, deterministic)
+        self.rng_collection = rng_collection
+        self.rngs = noise_stream("InputNoisy", rngs, rng_collection)
 
     def __call__(
         self, x: ArrayLike, *, deterministic: bool | None = None, rngs: RngSource = None
@@ -672,7 +645,15 @@ class SaturatedInputNoisy(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
-        _init_input_noise(self, features, unit, s, generator, deterministic, rng_collection, rngs)
+        if s is not None:
+            v.nonnegative("SaturatedInputNoisy", "s", s)
+        self.features = features
+        self.unit = unit
+        self.s = s
+        self.generator = generator
+        self.deterministic = _check_stochastic("SaturatedInputNoisy", generator, deterministic)
+        self.rng_collection = rng_collection
+        self.rngs = noise_stream("SaturatedInputNoisy", rngs, rng_collection)
 
     def __call__(
         self, x: ArrayLike, *, deterministic: bool | None = None, rngs: RngSource = None
@@ -736,9 +717,11 @@ class LearnedInputNoisy(nnx.Module):
     ):
         if c is not None:
             v.nonnegative("LearnedInputNoisy", "c", c)
-        _stochastic(self, "LearnedInputNoisy", generator, deterministic, rng_collection)
         self.features = features
         self.unit = unit
+        self.generator = generator
+        self.deterministic = _check_stochastic("LearnedInputNoisy", generator, deterministic)
+        self.rng_collection = rng_collection
         self.param_dtype = param_dtype
         self.p = _one_per_feature("LearnedInputNoisy", rngs, p_init, features, param_dtype)
         self.c = NoiseScale(jnp.asarray(unit.c if c is None else c, param_dtype))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jax
 import jax.numpy as jnp
@@ -48,48 +48,20 @@ Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
 Generator = Literal["jax", "fast"]
 Gates = Literal["noisy", "hard", "soft"]
-Step = Callable[..., tuple[Any, jax.Array, dict]]
 
 
-_OPTIONS = (
-    "noise",
-    "gate_alpha",
-    "tanh_alpha",
-    "residual",
-    "generator",
-    "gates",
-    "dtype",
-    "param_dtype",
-    "carry_init",
-    "deterministic",
-    "rng_collection",
-)
-"""The options a noisy cell keeps as attributes (besides its sizes)."""
+def _check_options(owner: str, noise, residual, generator, gates, gate_c, tanh_c, det) -> bool:
+    """Checks the options of a noisy cell; returns ``deterministic`` as a bool."""
+    v.one_of(owner, "noise", noise, NOISE_KINDS)
+    v.one_of(owner, "residual", residual, RESIDUALS)
+    v.one_of(owner, "generator", generator, GENERATORS)
+    v.one_of(owner, "gates", gates, cells.GATES)
+    v.nonnegative(owner, "gate_c", gate_c)
+    v.nonnegative(owner, "tanh_c", tanh_c)
+    return v.static_bool(owner, "deterministic", det)
 
 
-def _init_options(cell, owner: str, in_features: int, hidden_features: int, **options) -> None:
-    """Checks the options of a noisy cell and keeps them as attributes."""
-    v.one_of(owner, "noise", options["noise"], NOISE_KINDS)
-    v.one_of(owner, "residual", options["residual"], RESIDUALS)
-    v.one_of(owner, "generator", options["generator"], GENERATORS)
-    v.one_of(owner, "gates", options["gates"], cells.GATES)
-    v.nonnegative(owner, "gate_c", options["gate_c"])
-    v.nonnegative(owner, "tanh_c", options["tanh_c"])
-    options["deterministic"] = v.static_bool(owner, "deterministic", options["deterministic"])
-    cell.in_features, cell.hidden_features = in_features, hidden_features
-    for name in _OPTIONS:
-        setattr(cell, name, options[name])
-
-
-def _init_noise(cell, owner: str, gate_c, tanh_c, rngs: RngSource) -> None:
-    """The noise scales and the noise stream, after the parameters (forking advances a
-    stream that ``params`` may share)."""
-    cell.gate_c = NoiseScale(jnp.asarray(gate_c, cell.param_dtype))
-    cell.tanh_c = NoiseScale(jnp.asarray(tanh_c, cell.param_dtype))
-    cell.rngs = noise_stream(owner, rngs, cell.rng_collection)
-
-
-def _initial_carry(cell, input_shape, rngs, carry_init, parts: int):
+def _initial_carry(cell, input_shape, rngs, carry_init, parts: int) -> Any:
     """The carry from ``carry_init``, else the cell's, else zeros. As flax's cells: an
     ``nnx.Rngs`` gives its ``carry`` stream, and a stream one key per part, in turn."""
     init = cell.carry_init if carry_init is None else carry_init
@@ -108,6 +80,21 @@ class _NoisyCell(nnx.RNNCellBase):
     """What the two noisy cells share: the noise options, the key of a step, the axes."""
 
     kind: str
+    in_features: int
+    hidden_features: int
+    noise: str
+    gate_alpha: float
+    tanh_alpha: float
+    residual: str
+    generator: str
+    gates: str
+    dtype: DTypeLike | None
+    param_dtype: DTypeLike
+    carry_init: Initializer | None
+    deterministic: bool
+    rng_collection: str
+    gate_c: NoiseScale
+    tanh_c: NoiseScale
 
     def noise_config(self) -> cells.NoiseConfig:
         """The static options of the cell's noisy units."""
@@ -127,12 +114,15 @@ class _NoisyCell(nnx.RNNCellBase):
         return call_key(self, False, rngs)
 
     def _scales(self) -> tuple[jax.Array, jax.Array]:
+        """The noise scales ``(gate_c, tanh_c)``, read once per call."""
         return self.gate_c[...], self.tanh_c[...]
 
     def _fused(self) -> dict:
+        """The weights of the pure step, fused once per call (:class:`RNN`: per sequence)."""
         raise NotImplementedError
 
-    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool):
+    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool) -> Any:
+        """The step ``(carry, y, pre)`` of the pure function of :mod:`cells`."""
         raise NotImplementedError
 
     @property
@@ -238,25 +228,22 @@ class NoisyLSTMCell(_NoisyCell):
         rngs: RngSource,
     ):
         owner = "NoisyLSTMCell"
-        _init_options(
-            self,
-            owner,
-            in_features,
-            hidden_features,
-            noise=noise,
-            gate_alpha=gate_alpha,
-            tanh_alpha=tanh_alpha,
-            gate_c=gate_c,
-            tanh_c=tanh_c,
-            residual=residual,
-            generator=generator,
-            gates=gates,
-            dtype=dtype,
-            param_dtype=param_dtype,
-            carry_init=carry_init,
-            deterministic=deterministic,
-            rng_collection=rng_collection,
+        det = _check_options(
+            owner, noise, residual, generator, gates, gate_c, tanh_c, deterministic
         )
+        self.in_features = in_features
+        self.hidden_features = hidden_features
+        self.noise = noise
+        self.gate_alpha = gate_alpha
+        self.tanh_alpha = tanh_alpha
+        self.residual = residual
+        self.generator = generator
+        self.gates = gates
+        self.dtype = dtype
+        self.param_dtype = param_dtype
+        self.carry_init = carry_init
+        self.deterministic = det
+        self.rng_collection = rng_collection
         params = need_params(owner, param_rngs(owner, rngs))
         # As nnx.LSTMCell: input and recurrent products are summed, so only one has a bias.
         dense_i = functools.partial(
@@ -285,7 +272,10 @@ class NoisyLSTMCell(_NoisyCell):
         if gates == "noisy":
             shape = (len(cells.LSTM_P), hidden_features)
             self.p = nnx.Param(p_init(params.params(), shape, param_dtype))
-        _init_noise(self, owner, gate_c, tanh_c, rngs)
+        self.gate_c = NoiseScale(jnp.asarray(gate_c, param_dtype))
+        self.tanh_c = NoiseScale(jnp.asarray(tanh_c, param_dtype))
+        # last: forking advances a stream that ``params`` may share (an nnx.Rngs(0))
+        self.rngs = noise_stream(owner, rngs, rng_collection)
 
     def _fused(self) -> dict:
         """The gates' kernels, biases and ``p`` fused for :func:`cells.noisy_lstm_step`."""
@@ -293,11 +283,11 @@ class NoisyLSTMCell(_NoisyCell):
         return cells.fuse_lstm(
             [self.ii.kernel[...], self.if_.kernel[...], self.ig.kernel[...], self.io.kernel[...]],
             [h.kernel[...] for h in recurrent],
-            [h.bias[...] for h in recurrent],
+            [cast(nnx.Param, h.bias)[...] for h in recurrent],
             self.p[...] if self.gates == "noisy" else None,
         )
 
-    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool):
+    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool) -> Any:
         return cells.noisy_lstm_step(
             weights,
             carry,
@@ -315,7 +305,7 @@ class NoisyLSTMCell(_NoisyCell):
     def step_with_preactivations(
         self,
         carry: tuple[jax.Array, jax.Array],
-        x: ArrayLike,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: RngSource = None,
@@ -325,21 +315,21 @@ class NoisyLSTMCell(_NoisyCell):
         ``cells.LSTM_P``), for diagnostics; the arguments are :meth:`__call__`'s."""
         det = is_deterministic(self, deterministic)
         key = self._step_key(det, rngs, noise)
-        return self._pure_step(self._fused(), self._scales(), carry, x, key, noise, det)
+        return self._pure_step(self._fused(), self._scales(), carry, inputs, key, noise, det)
 
     def __call__(
         self,
         carry: tuple[jax.Array, jax.Array],
-        x: ArrayLike,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: RngSource = None,
         noise: Any = None,
     ) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
-        """One step: ``(carry, x) -> (carry, y)``. ``deterministic`` and ``rngs`` override
-        the cell's; ``noise`` is the step's noise drawn ahead (:meth:`step_noise`)."""
+        """One step: ``(carry, inputs) -> (carry, y)``. ``deterministic`` and ``rngs``
+        override the cell's; ``noise`` is the step's noise drawn ahead (:meth:`step_noise`)."""
         carry, y, _ = self.step_with_preactivations(
-            carry, x, deterministic=deterministic, rngs=rngs, noise=noise
+            carry, inputs, deterministic=deterministic, rngs=rngs, noise=noise
         )
         return carry, y
 
@@ -413,25 +403,22 @@ class NoisyGRUCell(_NoisyCell):
         rngs: RngSource,
     ):
         owner = "NoisyGRUCell"
-        _init_options(
-            self,
-            owner,
-            in_features,
-            hidden_features,
-            noise=noise,
-            gate_alpha=gate_alpha,
-            tanh_alpha=tanh_alpha,
-            gate_c=gate_c,
-            tanh_c=tanh_c,
-            residual=residual,
-            generator=generator,
-            gates=gates,
-            dtype=dtype,
-            param_dtype=param_dtype,
-            carry_init=carry_init,
-            deterministic=deterministic,
-            rng_collection=rng_collection,
+        det = _check_options(
+            owner, noise, residual, generator, gates, gate_c, tanh_c, deterministic
         )
+        self.in_features = in_features
+        self.hidden_features = hidden_features
+        self.noise = noise
+        self.gate_alpha = gate_alpha
+        self.tanh_alpha = tanh_alpha
+        self.residual = residual
+        self.generator = generator
+        self.gates = gates
+        self.dtype = dtype
+        self.param_dtype = param_dtype
+        self.carry_init = carry_init
+        self.deterministic = det
+        self.rng_collection = rng_collection
         params = need_params(owner, param_rngs(owner, rngs))
         self.dense_i = nnx.Linear(
             in_features,
@@ -455,20 +442,23 @@ class NoisyGRUCell(_NoisyCell):
         if gates == "noisy":
             shape = (len(cells.GRU_P), hidden_features)
             self.p = nnx.Param(p_init(params.params(), shape, param_dtype))
-        _init_noise(self, owner, gate_c, tanh_c, rngs)
+        self.gate_c = NoiseScale(jnp.asarray(gate_c, param_dtype))
+        self.tanh_c = NoiseScale(jnp.asarray(tanh_c, param_dtype))
+        # last: forking advances a stream that ``params`` may share (an nnx.Rngs(0))
+        self.rngs = noise_stream(owner, rngs, rng_collection)
 
     def _fused(self) -> dict:
         """The kernels, bias and ``p`` for :func:`cells.noisy_gru_step` (nnx's layout: no
         recurrent bias)."""
         return cells.fuse_gru(
             [self.dense_i.kernel[...]],
-            [self.dense_i.bias[...]],
+            [cast(nnx.Param, self.dense_i.bias)[...]],
             [self.dense_h.kernel[...]],
             None,
             self.p[...] if self.gates == "noisy" else None,
         )
 
-    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool):
+    def _pure_step(self, weights, scales, carry, x, key, noise, deterministic: bool) -> Any:
         return cells.noisy_gru_step(
             weights,
             carry,
@@ -486,7 +476,7 @@ class NoisyGRUCell(_NoisyCell):
     def step_with_preactivations(
         self,
         carry: jax.Array,
-        x: ArrayLike,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: RngSource = None,
@@ -496,20 +486,21 @@ class NoisyGRUCell(_NoisyCell):
         ``cells.GRU_P``), for diagnostics; the arguments are :meth:`__call__`'s."""
         det = is_deterministic(self, deterministic)
         key = self._step_key(det, rngs, noise)
-        return self._pure_step(self._fused(), self._scales(), carry, x, key, noise, det)
+        return self._pure_step(self._fused(), self._scales(), carry, inputs, key, noise, det)
 
     def __call__(
         self,
         carry: jax.Array,
-        x: ArrayLike,
+        inputs: ArrayLike,
         *,
         deterministic: bool | None = None,
         rngs: RngSource = None,
         noise: Any = None,
     ) -> tuple[jax.Array, jax.Array]:
-        """One step: ``(h, x) -> (h, h)``; the arguments as for :meth:`NoisyLSTMCell.__call__`."""
+        """One step: ``(h, inputs) -> (h, h)``; the arguments as for
+        :meth:`NoisyLSTMCell.__call__`."""
         carry, y, _ = self.step_with_preactivations(
-            carry, x, deterministic=deterministic, rngs=rngs, noise=noise
+            carry, inputs, deterministic=deterministic, rngs=rngs, noise=noise
         )
         return carry, y
 
@@ -559,10 +550,13 @@ class RNN(nnx.Module):
 
     It works inside ``nnx.Bidirectional``, which passes its own ``"carry"`` stream as
     ``rngs``: a stream tagged ``"carry"`` only initialises the carry, so the noise still
-    comes from each cell's stream. ``flax.nnx.RNN`` also runs the noisy cells, with no
-    configuration: it carries the cell's noise stream through its scan, so each step
-    draws a fresh key from it (inside the loop, slower). Leave its ``broadcast_rngs`` at
-    None: a broadcast noise stream would give every step the same noise.
+    comes from each cell's stream (a ``Bidirectional`` built with ``rngs=nnx.Rngs(seed)``
+    passes that ``default`` stream instead, which then draws the noise of both RNNs).
+
+    ``flax.nnx.RNN`` also runs the noisy cells, with no configuration: it carries the
+    cell's noise stream through its scan, so each step draws a fresh key from it (inside
+    the loop, slower). Leave its ``broadcast_rngs`` at None: a broadcast noise stream
+    would give every step the same noise.
 
     Args:
       cell: a :class:`NoisyLSTMCell` or :class:`NoisyGRUCell`.
