@@ -23,23 +23,23 @@ from rectify_jax._src.activations import softplus as softplus
 from rectify_jax._src.activations import tanh as tanh
 from rectify_jax._src.activations import tlu as tlu
 from rectify_jax._src.distributed import shard_key as shard_key
-from rectify_jax._src.input_noise import input_noisy_hard_sigmoid as input_noisy_hard_sigmoid
-from rectify_jax._src.input_noise import input_noisy_hard_tanh as input_noisy_hard_tanh
-from rectify_jax._src.input_noise import (
+from rectify_jax._src.noise import NOISE_KINDS as NOISE_KINDS
+from rectify_jax._src.noisy import input_noisy_hard_sigmoid as input_noisy_hard_sigmoid
+from rectify_jax._src.noisy import input_noisy_hard_tanh as input_noisy_hard_tanh
+from rectify_jax._src.noisy import (
     learned_input_noisy_hard_sigmoid as learned_input_noisy_hard_sigmoid,
 )
-from rectify_jax._src.input_noise import (
+from rectify_jax._src.noisy import (
     learned_input_noisy_hard_tanh as learned_input_noisy_hard_tanh,
 )
-from rectify_jax._src.input_noise import (
+from rectify_jax._src.noisy import noisy_hard_sigmoid as noisy_hard_sigmoid
+from rectify_jax._src.noisy import noisy_hard_tanh as noisy_hard_tanh
+from rectify_jax._src.noisy import (
     saturated_input_noisy_hard_sigmoid as saturated_input_noisy_hard_sigmoid,
 )
-from rectify_jax._src.input_noise import (
+from rectify_jax._src.noisy import (
     saturated_input_noisy_hard_tanh as saturated_input_noisy_hard_tanh,
 )
-from rectify_jax._src.noise import NOISE_KINDS as NOISE_KINDS
-from rectify_jax._src.output_noise import noisy_hard_sigmoid as noisy_hard_sigmoid
-from rectify_jax._src.output_noise import noisy_hard_tanh as noisy_hard_tanh
 from rectify_jax._src.stochastic import nrelu as nrelu
 from rectify_jax._src.stochastic import rrelu as rrelu
 from rectify_jax._src.units import HARD_SIGMOID_UNIT as HARD_SIGMOID_UNIT

@@ -216,10 +216,11 @@ def _imports(path: pathlib.Path) -> set[str]:
     except under ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text())
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree):  # drop the bodies of `if TYPE_CHECKING:` first
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             node.body = []
+    found = set()
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("rectify_jax")}
         elif isinstance(node, ast.ImportFrom) and node.module:

@@ -21,25 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.interpreters import ad
-from jax.typing import ArrayLike
 
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
-from rectify_jax._src.units import (
-    HARD_SIGMOID_ALPHA,
-    HARD_SIGMOID_C,
-    HARD_SIGMOID_UNIT,
-    HARD_TANH_ALPHA,
-    HARD_TANH_C,
-    HARD_TANH_UNIT,
-    NoisyUnit,
-    default,
-)
+
+if TYPE_CHECKING:  # the units are data of a higher layer; only their type is named here
+    from rectify_jax._src.units import NoisyUnit
 
 RESIDUALS = ("noise", "key")
 
@@ -297,7 +289,8 @@ def apply(fn: str, unit: NoisyUnit, x, key, p, alpha, c, options: Options) -> ja
     """
     x = v.float_input(fn, x)
     options = options.checked(fn)
-    alpha, c = default(alpha, unit.alpha), default(c, unit.c)
+    alpha = unit.alpha if alpha is None else alpha
+    c = unit.c if c is None else c
     v.nonnegative(fn, "c", c)
     no_noise = options.deterministic or _is_zero(c)
     p, alpha, c = (
@@ -315,144 +308,3 @@ def apply(fn: str, unit: NoisyUnit, x, key, p, alpha, c, options: Options) -> ja
         if any(isinstance(a, ad.JVPTracer) for a in (x, p, alpha, c)):
             raise TypeError(_FORWARD_MODE_HINT.format(fn=fn)) from e
         raise
-
-
-# --------------------------------------------------------------------------------------
-# The library's two output-noise functions.
-
-
-def noisy_hard_tanh(
-    x: ArrayLike,
-    key: jax.Array | None = None,
-    *,
-    p: ArrayLike = 1.0,
-    alpha: ArrayLike = HARD_TANH_ALPHA,
-    c: ArrayLike = HARD_TANH_C,
-    noise: str = "half_normal",
-    deterministic: bool = False,
-    residual: str = "noise",
-    autodiff: bool = False,
-    generator: str = "jax",
-) -> jax.Array:
-    r"""Noisy hard tanh: hard tanh with noise where it saturates (NAH / NAN).
-
-    Computes the element-wise function:
-
-    .. math::
-      \phi(x, \xi) = \alpha\,h(x) + (1 - \alpha)\,x + d(x)\,\sigma(x)\,\epsilon
-
-    with :math:`h` = :func:`hard_tanh`, :math:`u(x) = x`, :math:`x_t = 1`,
-    :math:`\Delta = h(x) - x`, :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\Delta) - \frac12)^2`,
-    :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1-\alpha)` and :math:`\epsilon = |\xi|`
-    (``"half_normal"``) or :math:`\xi` (``"normal"``), :math:`\xi \sim \mathcal N(0,1)`
-    i.i.d. per element. For :math:`|x| \le 1` the output is exactly ``x``.
-    With ``deterministic=True`` the noise is replaced by its expectation
-    (the test-time function).
-
-    The gradient (reverse mode, :func:`jax.custom_vjp`) has three paths: linear
-    :math:`(1-\alpha)`, nonlinear :math:`\alpha h'(x)`, and stochastic
-    :math:`d\,\epsilon\,\partial\sigma/\partial x`, which keeps the gradient
-    non-zero in saturation; ``p``, ``alpha`` and ``c`` get gradients too, the key
-    none. See :class:`NoisyUnit` for the formulas, ``residual`` and ``autodiff``.
-
-    Args:
-      x: pre-activation, a floating-point array.
-      key: a PRNG key (``jax.random.key(seed)`` or ``jax.random.PRNGKey(seed)``);
-        may be None only with ``deterministic=True``.
-      p: noise-slope parameter, learned (one per unit, initialised U[-1, 1]);
-        scalar or array broadcastable to ``x``.
-      alpha: the mixing factor of ``h`` and ``u`` (not the ELU/TLU alpha); None means
-        ``HARD_TANH_UNIT.alpha`` (1.15, the authors' code).
-      c: noise scale, >= 0; None means ``HARD_TANH_UNIT.c`` (0.5). May be a traced
-        value that changes every step (annealing) without recompiling.
-      noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
-      deterministic: if True, use the expected value of the noise; no key needed.
-      residual: ``"noise"`` keeps the noise for the backward pass, ``"key"``
-        redraws it from the key (less memory, one more RNG call).
-      autodiff: if True, differentiate the plain formula with JAX autodiff
-        (allows forward mode) instead of the custom VJP.
-      generator: ``"jax"`` (``jax.random``, default) or ``"fast"``: a counter-based
-        generator seeded from the key, several times cheaper on CPU, whose values
-        do not depend on sharding (see ``rectify_jax.noise``).
-
-    Returns:
-      An array of the same shape and dtype as ``x``.
-
-    Examples:
-      >>> key = jax.random.key(0)
-      >>> x = jnp.array([-0.5, 0.0, 0.5])
-      >>> rj.noisy_hard_tanh(x, key)  # |x| <= 1: no noise, exactly hard tanh
-      Array([-0.5,  0. ,  0.5], dtype=float32)
-      >>> g = jax.grad(lambda x: rj.noisy_hard_tanh(x, key).sum())(jnp.array([3.0]))
-      >>> bool(g[0] != 0)  # saturated, yet the gradient flows
-      True
-      >>> rj.noisy_hard_tanh(jnp.array([2.0]), deterministic=True, noise="normal")  # 1.15 - 0.3
-      Array([0.85], dtype=float32)
-
-    References:
-      Gulcehre, Moczulski, Denil & Bengio 2016, "Noisy Activation Functions",
-      ICML, arXiv:1603.00391.
-    """
-    options = Options(noise, generator, residual, deterministic, autodiff)
-    return apply("noisy_hard_tanh", HARD_TANH_UNIT, x, key, p, alpha, c, options)
-
-
-def noisy_hard_sigmoid(
-    x: ArrayLike,
-    key: jax.Array | None = None,
-    *,
-    p: ArrayLike = 1.0,
-    alpha: ArrayLike = HARD_SIGMOID_ALPHA,
-    c: ArrayLike = HARD_SIGMOID_C,
-    noise: str = "half_normal",
-    deterministic: bool = False,
-    residual: str = "noise",
-    autodiff: bool = False,
-    generator: str = "jax",
-) -> jax.Array:
-    r"""Noisy hard sigmoid: hard sigmoid with noise where it saturates (NAH / NAN).
-
-    Computes the element-wise function:
-
-    .. math::
-      \phi(x, \xi) = \alpha\,h(x) + (1 - \alpha)\,(\tfrac14 x + \tfrac12)
-        + d(x)\,\sigma(x)\,\epsilon
-
-    with :math:`h` = :func:`hard_sigmoid` (slope 1/4, :math:`x_t = 2`),
-    :math:`u(x) = x/4 + 1/2`, :math:`\Delta = h - u`,
-    :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\Delta) - \frac12)^2`,
-    :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1-\alpha)`, :math:`\epsilon = |\xi|`
-    or :math:`\xi`. For :math:`|x| \le 2` the output is exactly ``hard_sigmoid(x)``.
-    ``deterministic=True`` replaces the noise by its expectation.
-
-    Gradients, ``residual`` and ``autodiff`` are as in :func:`noisy_hard_tanh`.
-
-    Args:
-      x: pre-activation, a floating-point array.
-      key: a PRNG key; may be None only with ``deterministic=True``.
-      p: noise-slope parameter (learned, one per unit), broadcastable to ``x``.
-      alpha: the mixing factor of ``h`` and ``u``; None means ``HARD_SIGMOID_UNIT.alpha``
-        (1.1, the authors' code).
-      c: noise scale, >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
-      noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
-      deterministic: if True, use the expected value of the noise; no key needed.
-      residual: ``"noise"`` or ``"key"``, what the backward pass keeps.
-      autodiff: if True, plain autodiff instead of the custom VJP.
-      generator: ``"jax"`` (default) or ``"fast"`` (counter-based), as in :func:`noisy_hard_tanh`.
-
-    Returns:
-      An array of the same shape and dtype as ``x``.
-
-    Examples:
-      >>> rj.noisy_hard_sigmoid(jnp.array([-1.0, 0.0, 1.0]), jax.random.key(0))
-      Array([0.25, 0.5 , 0.75], dtype=float32)
-      >>> y = rj.noisy_hard_sigmoid(jnp.full((1000,), 6.0), jax.random.key(1))
-      >>> bool(jnp.all(y >= 0.9))  # mean 1 - 0.1 * 1.5 plus noise pointing back up to h = 1
-      True
-
-    References:
-      Gulcehre, Moczulski, Denil & Bengio 2016, "Noisy Activation Functions",
-      ICML, arXiv:1603.00391.
-    """
-    options = Options(noise, generator, residual, deterministic, autodiff)
-    return apply("noisy_hard_sigmoid", HARD_SIGMOID_UNIT, x, key, p, alpha, c, options)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from rectify_jax._src import activations as act
-from rectify_jax._src import activity, input_noise, output_noise, stochastic
+from rectify_jax._src import activity, noisy, stochastic
 from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT, NoisyUnit
 
 
@@ -160,10 +160,10 @@ ACTIVATIONS: tuple[Entry, ...] = (
     *_noisy_family(
         HARD_TANH_UNIT,
         {
-            "noisy_hard_tanh": output_noise.noisy_hard_tanh,
-            "input_noisy_hard_tanh": input_noise.input_noisy_hard_tanh,
-            "learned_input_noisy_hard_tanh": input_noise.learned_input_noisy_hard_tanh,
-            "saturated_input_noisy_hard_tanh": input_noise.saturated_input_noisy_hard_tanh,
+            "noisy_hard_tanh": noisy.noisy_hard_tanh,
+            "input_noisy_hard_tanh": noisy.input_noisy_hard_tanh,
+            "learned_input_noisy_hard_tanh": noisy.learned_input_noisy_hard_tanh,
+            "saturated_input_noisy_hard_tanh": noisy.saturated_input_noisy_hard_tanh,
         },
         "NoisyHardTanh",
         learned_c=2.0,
@@ -171,10 +171,10 @@ ACTIVATIONS: tuple[Entry, ...] = (
     *_noisy_family(
         HARD_SIGMOID_UNIT,
         {
-            "noisy_hard_sigmoid": output_noise.noisy_hard_sigmoid,
-            "input_noisy_hard_sigmoid": input_noise.input_noisy_hard_sigmoid,
-            "learned_input_noisy_hard_sigmoid": input_noise.learned_input_noisy_hard_sigmoid,
-            "saturated_input_noisy_hard_sigmoid": input_noise.saturated_input_noisy_hard_sigmoid,
+            "noisy_hard_sigmoid": noisy.noisy_hard_sigmoid,
+            "input_noisy_hard_sigmoid": noisy.input_noisy_hard_sigmoid,
+            "learned_input_noisy_hard_sigmoid": noisy.learned_input_noisy_hard_sigmoid,
+            "saturated_input_noisy_hard_sigmoid": noisy.saturated_input_noisy_hard_sigmoid,
         },
         "NoisyHardSigmoid",
         learned_c=3.0,

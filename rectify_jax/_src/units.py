@@ -16,7 +16,7 @@ from collections.abc import Callable
 import jax
 from jax.typing import ArrayLike
 
-from rectify_jax._src import activations
+from rectify_jax._src import activations, input_noise, output_noise
 
 HARD_TANH_ALPHA = 1.15
 """The noisy hard tanh's mixing factor alpha (Gulcehre et al. 2016)."""
@@ -167,8 +167,6 @@ class NoisyUnit:
         generator: str = "jax",
     ) -> jax.Array:
         """Output noise (NAN/NAH); ``alpha`` and ``c`` default to the unit's."""
-        from rectify_jax._src import output_noise
-
         options = output_noise.Options(noise, generator, residual, deterministic, autodiff)
         return output_noise.apply(self.name, self, x, key, p, alpha, c, options)
 
@@ -182,8 +180,6 @@ class NoisyUnit:
         generator: str = "jax",
     ) -> jax.Array:
         r"""NANI: :math:`h(x + s\,\xi)`, fixed noise scale ``s`` (default :attr:`input_s`)."""
-        from rectify_jax._src import input_noise
-
         options = input_noise.Options("fixed", generator, deterministic)
         return input_noise.apply(f"{self.name}.input_noise", self, x, key, options, s=s)
 
@@ -198,8 +194,6 @@ class NoisyUnit:
         generator: str = "jax",
     ) -> jax.Array:
         r"""NANIL: :math:`h(x + \sigma(x)\,\xi)`, :math:`\sigma` as in the output noise."""
-        from rectify_jax._src import input_noise
-
         options = input_noise.Options("learned", generator, deterministic)
         name = f"{self.name}.learned_input_noise"
         return input_noise.apply(name, self, x, key, options, p=p, c=c)
@@ -214,8 +208,6 @@ class NoisyUnit:
         generator: str = "jax",
     ) -> jax.Array:
         r"""NANIS: :math:`h(x + 1[\text{saturated}]\,s\,\xi)` (default :attr:`saturated_s`)."""
-        from rectify_jax._src import input_noise
-
         options = input_noise.Options("saturated", generator, deterministic)
         name = f"{self.name}.saturated_input_noise"
         return input_noise.apply(name, self, x, key, options, s=s)
