@@ -23,6 +23,7 @@ def _row(name: str, values) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    assert __doc__ is not None  # the module's docstring is the description
     parser = argparse.ArgumentParser(
         prog="python -m rectify_jax", description=__doc__.splitlines()[0]
     )

@@ -3,6 +3,10 @@
 A user's mistake (a bad option value, an unknown name, an output path that cannot be
 written, a missing optional dependency) is answered with one line on stderr and exit
 code 2, before any training starts; Ctrl-C ends with one line and exit code 130.
+
+A command imports only what it uses: the parser names every benchmark with its one-line
+help, and a benchmark's module (its options, its description) is imported only when that
+benchmark is named on the command line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import pathlib
 import sys
+from typing import cast
 
 PROG = "rectify-jax"
 
@@ -26,6 +31,31 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _LazySubParsers(argparse._SubParsersAction):
+    """Sub-commands listed with their help at once, completed only when they are named.
+
+    ``add_lazy_parser(name, load, help=...)`` adds an empty sub-parser; ``load(parser)`` (which
+    may import a module and add its options) runs when ``name`` is the chosen sub-command,
+    just before that sub-parser parses the rest of the command line (``--help`` included).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._loaders = {}
+
+    def add_lazy_parser(self, name: str, load, **kwargs) -> argparse.ArgumentParser:
+        parser = self.add_parser(name, **kwargs)
+        self._loaders[name] = (parser, load)
+        return parser
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser_and_load = self._loaders.pop(values[0], None) if values else None
+        if parser_and_load is not None:
+            sub, load = parser_and_load
+            load(sub)
+        super().__call__(parser, namespace, values, option_string)
 
 
 # --------------------------------------------------------------------------------------
@@ -176,6 +206,37 @@ def _rel(out: pathlib.Path, report: pathlib.Path) -> str:
     return "" if rel == "." else rel.rstrip("/") + "/"
 
 
+# name on the command line -> (module, one-line help: the first line of the module's docstring,
+# kept here so that ``--help`` lists the benchmarks without importing them)
+BENCHMARKS = {
+    "activations": (
+        "rectify_jax.bench.activations",
+        "Benchmark every activation against its baselines, in one process and one run.",
+    ),
+    "train-step": (
+        "rectify_jax.bench.train_step",
+        "Benchmark one training step of a byte-level LSTM language model: soft vs hard vs "
+        "noisy gates.",
+    ),
+    "scaling": (
+        "rectify_jax.bench.scaling",
+        "Scaling benchmark: throughput on 1, 2, 4, 8 devices (forced host devices on a CPU).",
+    ),
+}
+
+
+def _load_benchmark(module_name: str):
+    """Completes a benchmark's sub-parser from its module, imported now."""
+
+    def load(parser: argparse.ArgumentParser) -> None:
+        module = importlib.import_module(module_name)
+        parser.description = module.__doc__
+        module.add_arguments(parser)
+        parser.set_defaults(bench_module=module)
+
+    return load
+
+
 def _bench(args) -> int:
     if args.out is not None:
         _writable_folder("--out", args.out)
@@ -208,8 +269,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rectify_jax.bench import activations, scaling, train_step
-
+    """The command's parser; a benchmark's module is imported only when it is named."""
     parser = _Parser(
         prog=PROG,
         description="Rectifiers and noisy activations: figures, laptop-scale reproductions of "
@@ -268,16 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_data_parallel)
 
     p = sub.add_parser("bench", help="benchmarks: activations, train-step, scaling")
-    benches = p.add_subparsers(dest="which", required=True, metavar="BENCHMARK")
-    for name, module in (
-        ("activations", activations),
-        ("train-step", train_step),
-        ("scaling", scaling),
-    ):
-        doc = (module.__doc__ or "").strip().splitlines()[0]
-        q = benches.add_parser(name, help=doc, description=module.__doc__)
-        module.add_arguments(q)
-        q.set_defaults(fn=_bench, bench_module=module)
+    benches = cast(
+        _LazySubParsers,
+        p.add_subparsers(dest="which", required=True, metavar="BENCHMARK", action=_LazySubParsers),
+    )
+    for name, (module_name, summary) in BENCHMARKS.items():
+        q = benches.add_lazy_parser(name, _load_benchmark(module_name), help=summary)
+        q.set_defaults(fn=_bench)
     return parser
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 import rectify_jax as rj
 from rectify_jax._src import registry
@@ -53,7 +55,9 @@ def _finish(fig: Figure, path) -> Figure:
     return fig
 
 
-def activations(names: Sequence[str] | None = None, *, x_range=(-4.0, 4.0), path=None) -> Figure:
+def activations(
+    names: Sequence[str] | None = None, *, x_range: tuple[float, float] = (-4.0, 4.0), path=None
+) -> Figure:
     """(a) Every activation and its derivative, one panel each.
 
     Args:
@@ -99,7 +103,7 @@ def noisy_samples(
     samples: int = 20,
     c: float = 0.5,
     p: float = 1.0,
-    x_range=(-4.0, 4.0),
+    x_range: tuple[float, float] = (-4.0, 4.0),
     seed: int = 0,
     path=None,
 ) -> Figure:
@@ -170,7 +174,11 @@ def activation_probability(probabilities: Mapping[str, object], *, path=None) ->
 
 
 def grad_norms(
-    norms: Mapping[str, object], *, xlabel: str = "layer", log: bool = True, path=None
+    norms: Mapping[str, Sequence[ArrayLike] | Mapping[Any, ArrayLike] | np.ndarray | jax.Array],
+    *,
+    xlabel: str = "layer",
+    log: bool = True,
+    path=None,
 ) -> Figure:
     """(d) Gradient norm against depth or time step, one line per model.
 

@@ -212,3 +212,63 @@ def test_single_experiments_update_only_their_own_section(tmp_path):
     report = (out / "REPORT.md").read_text()
     assert "`noisy_mixture` (quick, 2 seeds)" in report
     assert EXPERIMENTS["sequential_digits"].title in report
+
+
+IMPORTS_OF_A_COMMAND = """
+import contextlib, io, json, sys
+from rectify_jax import cli
+
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        cli.build_parser().parse_args(sys.argv[1:])
+except SystemExit:  # --help
+    pass
+loaded = [m for m in sys.modules if m.startswith(("rectify_jax.bench", "rectify_jax.experiments"))]
+print(json.dumps({"loaded": sorted(loaded), "stdout": out.getvalue()}))
+"""
+
+
+def imports_of(*argv):
+    """The benchmark and experiment modules that parsing ``argv`` imports, and its output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF_A_COMMAND, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return set(result["loaded"]), result["stdout"]
+
+
+@pytest.mark.slow
+def test_each_command_imports_only_what_it_uses():
+    for argv in (["list"], ["plot"], ["reproduce", "noisy_mixture"], ["data-parallel"]):
+        assert imports_of(*argv) == (set(), ""), argv
+    loaded, out = imports_of("--help")
+    assert not loaded
+    for command in ("list", "plot", "reproduce", "data-parallel", "bench"):
+        assert command in out
+    loaded, out = imports_of("bench", "--help")
+    assert not loaded
+    for name, (_, summary) in cli.BENCHMARKS.items():
+        assert name in out and summary.split()[0] in out
+    loaded, out = imports_of("bench", "train-step", "--help")
+    assert loaded == {
+        "rectify_jax.bench",
+        "rectify_jax.bench.common",
+        "rectify_jax.bench.train_step",
+    }
+    assert "--memory-length" in out
+    loaded, _ = imports_of("bench", "activations", "--sizes", "10")
+    assert "rectify_jax.bench.activations" in loaded
+    assert not loaded & {"rectify_jax.bench.train_step", "rectify_jax.bench.scaling"}
+
+
+def test_benchmark_help_is_the_first_line_of_its_module_docstring():
+    import importlib
+
+    for module_name, summary in cli.BENCHMARKS.values():
+        doc = importlib.import_module(module_name).__doc__
+        assert " ".join(doc.strip().splitlines()[0].split()) == summary

@@ -1,4 +1,5 @@
-"""The README's code runs, and ``python -m rectify_jax`` (the README's first command) works."""
+"""The README's and the documentation's code runs, and ``python -m rectify_jax`` (the
+README's first command) works."""
 
 import pathlib
 import re
@@ -12,6 +13,12 @@ from rectify_jax.__main__ import main
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+# every ```python block of the documentation's pages, as (page, block)
+DOCS_BLOCKS = [
+    (page.name, code)
+    for page in sorted((ROOT / "docs").glob("*.md"))
+    for code in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+]
 
 
 @pytest.mark.slow
@@ -19,6 +26,28 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 def test_readme_python_blocks_run(code, capsys):
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip()
+
+
+def test_the_docs_have_python_blocks():
+    assert DOCS_BLOCKS, "no ```python block found in docs/*.md"
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        # other spellings of a Python block would not be run by these tests
+        other = re.findall(
+            r"^```\s*(py|python3|ipython3?|\{code-(?:block|cell)\}.*)$",
+            page.read_text(),
+            flags=re.M,
+        )
+        assert not other, f"{page.name}: write ```python, not {other}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page, code",
+    DOCS_BLOCKS,
+    ids=[f"{page}-block{i}" for i, (page, _) in enumerate(DOCS_BLOCKS)],
+)
+def test_docs_python_blocks_run(page, code):
+    exec(compile(code, f"docs/{page}", "exec"), {})
 
 
 def test_readme_names_the_commands_ci_runs():

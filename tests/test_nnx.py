@@ -474,9 +474,18 @@ def test_flax_nnx_rnn_runs_the_noisy_cells_with_fresh_noise_per_step(kind):
     np.testing.assert_allclose(model(XS), want, rtol=1e-6, atol=1e-6)
 
 
-def test_rnn_rejects_other_cells_and_bad_rngs():
-    with pytest.raises(TypeError, match=r"RNN: cell must be a rectify_jax cell.*LSTMCell"):
-        rjx.RNN(nnx.LSTMCell(IN, H, rngs=nnx.Rngs(0)))
+def test_rnn_runs_other_cells_as_flax_does_and_rejects_bad_rngs():
+    flax_cell = nnx.LSTMCell(IN, H, rngs=nnx.Rngs(0))
+    for options in ({}, {"reverse": True, "keep_order": True}, {"return_carry": True}):
+        jax.tree.map(
+            np.testing.assert_array_equal,
+            rjx.RNN(flax_cell, **options)(XS),
+            nnx.RNN(flax_cell, **options)(XS),
+        )
+    with pytest.raises(TypeError, match="RNN: deterministic= is for the noisy cells"):
+        rjx.RNN(flax_cell)(XS, deterministic=True)
+    with pytest.raises(TypeError, match="RNN: state_axes and broadcast_rngs are options"):
+        rjx.RNN(rjx.NoisyGRUCell(IN, H, rngs=nnx.Rngs(0)), broadcast_rngs="noise")
     with pytest.raises(TypeError, match="rngs must be an nnx.Rngs"):
         rjx.RNN(rjx.NoisyGRUCell(IN, H, rngs=nnx.Rngs(0)))(XS, rngs=3)
 

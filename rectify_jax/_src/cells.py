@@ -17,6 +17,7 @@ stays the same, and with soft gates it is flax's ``LSTMCell`` / ``GRUCell``.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -143,6 +144,7 @@ class _Units:
         """The noise of call ``call`` (``|xi|`` for NAH) for pre-activations of ``shape``."""
         if self.given is not None:
             return self.given[call].astype(dtype)
+        assert self.keys is not None, "noisy units without given noise have their keys"
         cfg = self.config
         return noise_lib.sample(self.keys[call], shape, cfg.noise, dtype, cfg.generator)
 
@@ -171,6 +173,7 @@ class _Units:
             mean = jnp.asarray(noise_lib.NOISE_MEAN[cfg.noise], cdt)
             y = output_noise.with_noise(HARD_TANH_UNIT, x, mean, pm, alpha, c)
         elif cfg.residual == "key" and self.given is None:
+            assert self.keys is not None, "noisy units without given noise have their keys"
             options = output_noise.Options(cfg.noise, cfg.generator, "key")
             y = output_noise.with_key(HARD_TANH_UNIT, options, x, self.keys[call], pm, alpha, c)
         else:
@@ -214,6 +217,59 @@ def compute_dtype(dtype, x, weights) -> jnp.dtype:
     return jnp.result_type(x, *(w for w in weights.values() if w is not None))
 
 
+LSTMStep = tuple[tuple[jax.Array, jax.Array], jax.Array]
+"""What :func:`noisy_lstm_step` returns: ``((c, h), h)``."""
+GRUStep = tuple[jax.Array, jax.Array]
+"""What :func:`noisy_gru_step` returns: ``(h, h)``."""
+Preactivations = dict[str, jax.Array]
+"""The inputs of a step's noisy units, by the names of ``LSTM_P`` / ``GRU_P``."""
+
+
+@overload
+def noisy_lstm_step(
+    weights,
+    carry,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: Literal[False] = False,
+    noise=None,
+) -> LSTMStep: ...
+@overload
+def noisy_lstm_step(
+    weights,
+    carry,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: Literal[True],
+    noise=None,
+) -> tuple[tuple[jax.Array, jax.Array], jax.Array, Preactivations]: ...
+@overload
+def noisy_lstm_step(
+    weights,
+    carry,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: bool,
+    noise=None,
+) -> LSTMStep | tuple[tuple[jax.Array, jax.Array], jax.Array, Preactivations]: ...
 def noisy_lstm_step(
     weights,
     carry,
@@ -227,7 +283,7 @@ def noisy_lstm_step(
     dtype=None,
     with_preactivations: bool = False,
     noise=None,
-):
+) -> LSTMStep | tuple[tuple[jax.Array, jax.Array], jax.Array, Preactivations]:
     r"""One step of the noisy LSTM; ``carry = (c, h)`` as in ``flax.linen.LSTMCell``.
 
     .. math::
@@ -245,18 +301,65 @@ def noisy_lstm_step(
     w = _cast(weights, cdt)
     x = x.astype(cdt)
     c, h = (a.astype(cdt) for a in carry)
+    kernel, bias = w["kernel"], w["bias"]
+    assert kernel is not None and bias is not None, "fuse_lstm's weights have both"
     # one product [x, h] @ [W_x; W_h]: on a CPU faster than two at every size measured
-    z = jnp.concatenate([x, h], axis=-1) @ w["kernel"] + w["bias"]
+    z = jnp.concatenate([x, h], axis=-1) @ kernel + bias
     units = _Units(config, key, gate_c, tanh_c, deterministic, noise)
     p = w["p"]
     i, f, g, o = units(z, ("gate", "gate", "squash", "gate"), None if p is None else p[:4], 0)
     new_c = f * c + i * g
     (t,) = units(new_c, ("squash",), None if p is None else p[4:], 1)
     new_h = o * t
-    pre = dict(zip(LSTM_P, (*jnp.split(z, 4, axis=-1), new_c), strict=True))
+    pre: Preactivations = dict(zip(LSTM_P, (*jnp.split(z, 4, axis=-1), new_c), strict=True))
     return ((new_c, new_h), new_h, pre) if with_preactivations else ((new_c, new_h), new_h)
 
 
+@overload
+def noisy_gru_step(
+    weights,
+    h,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: Literal[False] = False,
+    noise=None,
+) -> GRUStep: ...
+@overload
+def noisy_gru_step(
+    weights,
+    h,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: Literal[True],
+    noise=None,
+) -> tuple[jax.Array, jax.Array, Preactivations]: ...
+@overload
+def noisy_gru_step(
+    weights,
+    h,
+    x,
+    key,
+    *,
+    gate_c,
+    tanh_c,
+    config: NoiseConfig,
+    deterministic: bool,
+    dtype=None,
+    with_preactivations: bool,
+    noise=None,
+) -> GRUStep | tuple[jax.Array, jax.Array, Preactivations]: ...
 def noisy_gru_step(
     weights,
     h,
@@ -270,7 +373,7 @@ def noisy_gru_step(
     dtype=None,
     with_preactivations: bool = False,
     noise=None,
-):
+) -> GRUStep | tuple[jax.Array, jax.Array, Preactivations]:
     r"""One step of the noisy GRU, in the gate convention of ``flax.linen.GRUCell``.
 
     .. math::
@@ -296,5 +399,5 @@ def noisy_gru_step(
     zn = xs[..., 2 * hidden :] + r * hn
     (n,) = units(zn, ("squash",), None if p is None else p[2:], 1)
     new_h = (1 - z) * n + z * h
-    pre = dict(zip(GRU_P, (*jnp.split(zrz, 2, axis=-1), zn), strict=True))
+    pre: Preactivations = dict(zip(GRU_P, (*jnp.split(zrz, 2, axis=-1), zn), strict=True))
     return (new_h, new_h, pre) if with_preactivations else (new_h, new_h)

@@ -66,7 +66,8 @@ class CodeStats(NamedTuple):
       output_sum: per-unit sum of outputs (float32), for the mean shift.
     """
 
-    count: jax.Array
+    # a field named count shadows tuple.count, as NamedTuple allows: the public name stays
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride]
     active: jax.Array
     saturated: jax.Array
     negative_saturated: jax.Array
@@ -96,7 +97,7 @@ class CodeSummary(NamedTuple):
     negative_saturation: jax.Array
     dead_units: jax.Array
     mean_shift: jax.Array
-    count: jax.Array
+    count: jax.Array  # pyright: ignore[reportIncompatibleMethodOverride]  # as CodeStats.count
 
 
 def init(units: int) -> CodeStats:

@@ -56,7 +56,8 @@ def as_key(fn: str, key) -> jax.Array:
         )
     dtype = getattr(key, "dtype", None)
     shape = tuple(getattr(key, "shape", ()))
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    # jax.dtypes re-exports issubdtype without "as", so pyright's stub reading calls it private
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):  # pyright: ignore[reportPrivateImportUsage]
         if shape != ():
             raise TypeError(
                 f"{fn}: key must be a single PRNG key, got a batch of keys with shape {shape}; "
@@ -193,7 +194,7 @@ def _same_bits_as_jax(key, dtype) -> bool:
     return (
         jnp.dtype(dtype) == jnp.float32
         and str(jax.random.key_impl(key)) == "threefry2x32"
-        and jax.config.jax_threefry_partitionable
+        and jax.config.jax_threefry_partitionable  # pyright: ignore[reportAttributeAccessIssue]  # jax's Config sets its flags as dynamic attributes
     )
 
 

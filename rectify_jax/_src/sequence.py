@@ -11,6 +11,7 @@ padding (:func:`over_time`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -108,7 +109,21 @@ def over_time(
     return (carry, ys) if return_carry else ys
 
 
-def initial_carry(carry_init, key, batch_shape, features: int, dtype, parts: int):
+@overload
+def initial_carry(
+    carry_init, key, batch_shape, features: int, dtype, parts: Literal[1]
+) -> jax.Array: ...
+@overload
+def initial_carry(
+    carry_init, key, batch_shape, features: int, dtype, parts: Literal[2]
+) -> tuple[jax.Array, jax.Array]: ...
+@overload
+def initial_carry(
+    carry_init, key, batch_shape, features: int, dtype, parts: int
+) -> jax.Array | tuple[jax.Array, ...]: ...
+def initial_carry(
+    carry_init, key, batch_shape, features: int, dtype, parts: int
+) -> jax.Array | tuple[jax.Array, ...]:
     """A carry of ``parts`` arrays ``(*batch_shape, features)`` from ``carry_init`` (zeros
     when None), each drawn with its own key split from ``key`` (``jax.random.key(0)`` when
     None) as flax's cells do; a single array when ``parts == 1``."""

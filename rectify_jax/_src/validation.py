@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
@@ -31,7 +33,9 @@ def float_input(fn: str, x: ArrayLike, name: str = "x") -> jax.Array:
         raise TypeError(
             f"{fn}: {name} must be a floating-point array ({_FLOAT_DTYPES}), got a bool"
         )
-    if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    dtype = getattr(x, "dtype", None)  # None for Python scalars and other dtype-less values
+    # jax.dtypes re-exports issubdtype without "as", so pyright's stub reading calls it private
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):  # pyright: ignore[reportPrivateImportUsage]
         raise TypeError(
             f"{fn}: {name} must be a floating-point array, got a PRNG key; did you swap x and key?"
         )
@@ -61,7 +65,8 @@ def param(fn: str, name: str, value, x: jax.Array) -> jax.Array:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{fn}: {name} must be a float or a floating-point array, got {value!r}")
     if isinstance(value, numbers.Real):
-        return _scalar(value, compute_dtype(x.dtype))
+        # every Real is hashable at run time; typeshed's numbers.Complex sets __hash__ = None
+        return _scalar(cast(Hashable, value), compute_dtype(x.dtype))
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{fn}: {name} must be a float or a floating-point array, got {value!r}")
     arr = jnp.asarray(value)

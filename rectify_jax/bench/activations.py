@@ -17,6 +17,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -66,7 +67,7 @@ def _residual_bytes(f, x, key) -> int | None:
 
 def _torch_fns():
     try:
-        import torch
+        import torch  # pyright: ignore[reportMissingImports]  # optional, not a dependency
     except ImportError:
         return None, {}
     F = torch.nn.functional
@@ -144,13 +145,13 @@ def comparisons(rows: list[dict], log2n: int = 22, dtype: str = "float32") -> di
     return out
 
 
-def eager_overhead(shape=(64, 128), repeats=7, min_seconds=0.05) -> dict:
+def eager_overhead(shape=(64, 128), repeats: int = 7, min_seconds: float = 0.05) -> dict:
     """Time ratios of eager calls on a small array, where Python overhead shows.
 
     Deterministic activations called eagerly against their ``jax.nn`` twin called eagerly,
     and the noisy units called eagerly against the same call inside ``jax.jit``.
     """
-    kw = dict(repeats=repeats, min_seconds=min_seconds)
+    kw: common.Timing = {"repeats": repeats, "min_seconds": min_seconds}
     x = jax.random.normal(jax.random.key(1), shape)
     key = jax.random.key(0)
     out = {}
@@ -191,7 +192,7 @@ def run(
     """Runs the benchmark and returns ``{"machine": ..., "rows": [...]}``."""
     names = list(ACTIVATIONS) if names is None else list(names)
     torch, torch_fns = _torch_fns() if torch_baseline else (None, {})
-    kw = dict(repeats=repeats, min_seconds=min_seconds)
+    kw: common.Timing = {"repeats": repeats, "min_seconds": min_seconds}
     key = jax.random.key(0)
     rows = []
     for dtype in dtypes:
@@ -211,7 +212,7 @@ def run(
             fast_floor = common.jax_timer(
                 jax.jit(lambda k, n=n: rj.noise.fast_normal(k, (n,))), key, **kw
             )
-            base = dict(
+            base: dict[str, Any] = dict(
                 dtype=dtype,
                 log2n=log2n,
                 n=n,
@@ -224,7 +225,7 @@ def run(
             for name in names:
                 f, ref = ACTIVATIONS[name]
                 fwd, fb = _fwd(f), _fwd_bwd(f)
-                row = dict(
+                row: dict[str, Any] = dict(
                     base,
                     name=name,
                     fwd=common.jax_timer(fwd, x, key, **kw),

@@ -8,9 +8,17 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypedDict
 
 import jax
 import numpy as np
+
+
+class Timing(TypedDict):
+    """The keywords of :func:`time_fn` and :func:`interleaved_times` a benchmark passes on."""
+
+    repeats: int
+    min_seconds: float
 
 
 def machine() -> dict:
@@ -26,7 +34,7 @@ def machine() -> dict:
         "devices": [str(d) for d in jax.devices()],
     }
     try:
-        import torch
+        import torch  # pyright: ignore[reportMissingImports]  # optional, not a dependency
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()

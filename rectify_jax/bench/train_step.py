@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import cast
 
 import flax.linen as nn
 import jax
@@ -56,8 +57,10 @@ def _step(kind, hidden, length, batch):
     @jax.jit
     def step(params, opt_state, key):
         def loss(params):
-            logits = model.apply(
-                {**variables, "params": params}, tokens[:, :-1], rngs={"noise": key}
+            # apply's stub also allows (out, state), returned only with mutable=
+            logits = cast(
+                jax.Array,
+                model.apply({**variables, "params": params}, tokens[:, :-1], rngs={"noise": key}),
             )
             return optax.softmax_cross_entropy_with_integer_labels(logits, tokens[:, 1:]).mean()
 
@@ -107,7 +110,7 @@ def run(
     reports XLA's compiled memory of the step (at ``length`` and at ``memory_length``)."""
     hiddens = [hidden] if isinstance(hidden, int) else list(hidden)
     kinds = list(CELLS) if kinds is None else list(kinds)
-    kw = dict(repeats=repeats, min_seconds=min_seconds)
+    kw: common.Timing = {"repeats": repeats, "min_seconds": min_seconds}
     times, memory, long_memory = {}, {}, {}
     for h in hiddens:
         steps = {f"{kind} @ {h}": _step(kind, h, length, batch) for kind in kinds}

@@ -62,7 +62,7 @@ class PReLU(eqx.Module):
     Attributes:
       negative_slope: the learned slopes, ``(features,)``, of ``param_dtype``.
 
-    Args (constructor):
+    Args:
       features: the size of the input's last axis.
       negative_slope_init: the initial slope, a number or an initialiser (which needs
         ``key``).
@@ -120,7 +120,7 @@ class TLU(eqx.Module):
         ``learn_alpha=True``, cast to the input's dtype at call time.
       learn_alpha: whether ``alpha`` is learned (static).
 
-    Args (constructor):
+    Args:
       features: the size of the input's last axis; needed only with ``learn_alpha``.
       alpha: the (initial) negative saturation value.
       learn_alpha: learn ``alpha``, one value per channel.

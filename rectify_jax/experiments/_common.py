@@ -24,8 +24,8 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -129,10 +129,11 @@ class Progress:
     def task(self, label: str, total: int):
         if self._progress is None:
             return lambda step, loss: None
-        task = self._progress.add_task(label, total=total, loss="-")
+        progress = self._progress
+        task = progress.add_task(label, total=total, loss="-")
 
         def update(step, loss):
-            self._progress.update(task, completed=step, loss=f"{loss:.4f}")
+            progress.update(task, completed=step, loss=f"{loss:.4f}")
 
         return update
 
@@ -256,7 +257,10 @@ def interleaved_step_times(timers: dict[str, Callable[[], float]], rounds: int =
     return best
 
 
-def best_of(scores: dict) -> object:
+K = TypeVar("K", bound=Hashable)
+
+
+def best_of(scores: Mapping[K, float]) -> K:
     """The key with the lowest finite score (a diverged run's NaN never wins; the first key
     if every run diverged): how an arm's learning rate is chosen on held-out data."""
     return min(scores, key=lambda k: scores[k] if math.isfinite(scores[k]) else math.inf)
@@ -477,7 +481,7 @@ def fmt(values_: Sequence[float], digits: int = 3, diverged: Sequence[bool] | No
 def table(
     results: list[dict],
     arms: Sequence[str],
-    columns: Sequence[tuple[str, str]],
+    columns: Sequence[tuple[str, str] | tuple[str, str, int]],
     digits: int = 3,
     head: str = "arm",
 ) -> str:
@@ -485,16 +489,16 @@ def table(
 
     ``columns`` holds ``(metric, title)`` or ``(metric, title, digits)``.
     """
-    columns = [(col[0], col[1], col[2] if len(col) > 2 else digits) for col in columns]
-    top = f"| {head} | " + " | ".join(title for _, title, _ in columns) + " |"
-    rule = "|---" * (len(columns) + 1) + "|"
+    cols = [(col[0], col[1], col[2] if len(col) > 2 else digits) for col in columns]
+    top = f"| {head} | " + " | ".join(title for _, title, _ in cols) + " |"
+    rule = "|---" * (len(cols) + 1) + "|"
 
     def cell(arm, key, d):
         if any(key not in r["metrics"][arm] for r in results):
             return "—"
         return fmt(values(results, arm, key), d, failed(results, arm))
 
-    rows = [f"| {a} | " + " | ".join(cell(a, k, d) for k, _, d in columns) + " |" for a in arms]
+    rows = [f"| {a} | " + " | ".join(cell(a, k, d) for k, _, d in cols) + " |" for a in arms]
     return "\n".join([top, rule, *rows])
 
 

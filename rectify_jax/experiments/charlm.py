@@ -15,6 +15,8 @@ Equal-time comparisons use each arm's time per step, measured side by side
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -60,7 +62,7 @@ class CharLM(nn.Module):
         return nn.Dense(256)(h)
 
 
-def init_variables(arm: str, config: dict, seed: int) -> dict:
+def init_variables(arm: str, config: dict, seed: int) -> Mapping[str, Any]:
     """An arm's initial variables; every arm of an experiment gets the same for a seed."""
     key = jax.random.key(seed)
     model = CharLM(arm, config["hidden"])

@@ -6,13 +6,16 @@ from __future__ import annotations
 import functools
 import pathlib
 import sysconfig
+from typing import cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 
-def digits(test_size: int = 497, split_seed: int = 0, valid_size: int = 0, train_size=None):
+def digits(
+    test_size: int = 497, split_seed: int = 0, valid_size: int = 0, train_size=None
+) -> tuple[np.ndarray, ...]:
     """scikit-learn's 8x8 digits (1797 images), standardised with training-set statistics.
 
     The images are shuffled by ``split_seed``, then cut into ``test_size`` test,
@@ -22,11 +25,12 @@ def digits(test_size: int = 497, split_seed: int = 0, valid_size: int = 0, train
     """
     try:
         from sklearn.datasets import load_digits
+        from sklearn.utils import Bunch
     except ImportError as e:  # pragma: no cover - only without the extra
         raise ImportError(
             "the digits experiments need scikit-learn: pip install 'rectify-jax[experiments]'"
         ) from e
-    data = load_digits()
+    data = cast(Bunch, load_digits())  # a Bunch unless return_X_y=True
     x, y = data.data.astype(np.float32), data.target.astype(np.int32)
     order = np.random.default_rng(split_seed).permutation(len(x))
     test, valid = order[:test_size], order[test_size : test_size + valid_size]
@@ -125,7 +129,11 @@ def mixture_bayes(x: jax.Array) -> jax.Array:
 
 
 def unique_count(
-    key: jax.Array, batch: int, length: int = 26, values: int = 11, max_length: int = 26
+    key: jax.Array,
+    batch: int,
+    length: int | jax.Array = 26,
+    values: int = 11,
+    max_length: int = 26,
 ):
     """Integer sequences (values 0..values-1) and the number of distinct values in each.
 

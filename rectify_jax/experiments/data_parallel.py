@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from functools import partial
+from typing import cast
 
 import flax.linen as nn
 import jax
@@ -31,6 +32,7 @@ from jax.sharding import PartitionSpec as P
 
 from rectify_jax import linen as rjl
 from rectify_jax.experiments import data
+from rectify_jax.linen.recurrent import Generator
 
 
 def initialize_multihost(coordinator: str, num_processes: int, process_id: int) -> None:
@@ -57,7 +59,7 @@ def force_host_devices(n: int) -> None:
 
 class LM(nn.Module):
     hidden: int
-    generator: str = "jax"
+    generator: Generator = "jax"
     deterministic: bool = False
 
     @nn.compact
@@ -77,7 +79,7 @@ def train(
     length: int = 32,
     batch: int = 32,
     seed: int = 0,
-    generator: str = "jax",
+    generator: Generator = "jax",
     log=print,
 ) -> dict:
     """Trains for ``steps`` steps on the first ``devices`` devices; returns losses and timings."""
@@ -108,7 +110,10 @@ def train(
     @partial(jax.jit, out_shardings=replicated)  # every process holds the loss and params
     def step(params, opt_state, scales, x, y, key):
         def loss(params):
-            logits = model.apply({"params": params, "noise_scale": scales}, x, rngs={"noise": key})
+            logits = cast(
+                jax.Array,
+                model.apply({"params": params, "noise_scale": scales}, x, rngs={"noise": key}),
+            )
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
         value, grads = jax.value_and_grad(loss)(params)
@@ -125,7 +130,8 @@ def train(
         if t0 is None:
             t0 = time.perf_counter()  # after the first (compiling) step
         log(f"devices {devices} step {i:3d} loss {losses[-1]:.4f}")
-    seconds = time.perf_counter() - t0 if steps > 1 else float("nan")
+    # t0 is set after the first step, so whenever steps > 1
+    seconds = time.perf_counter() - t0 if steps > 1 and t0 is not None else float("nan")
     return {
         "devices": devices,
         "losses": losses,

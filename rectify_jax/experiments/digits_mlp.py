@@ -11,6 +11,7 @@ exact zeros.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import flax.linen as nn
 import jax
@@ -79,8 +80,9 @@ def run_seed(config: dict, seed: int, progress) -> dict:
     )
     lrs = jnp.asarray(config["lrs"], jnp.float32)
     metrics, curves, probs = {}, {}, {}
+    activations: list[str] = config["activations"]
     for depth in config["depths"]:
-        for act in config["activations"]:
+        for act in activations:
             arm = arm_name(act, depth)
             model = MLP(act, depth, config["width"])
             key = jax.random.key(seed)
@@ -113,7 +115,10 @@ def run_seed(config: dict, seed: int, progress) -> dict:
                 for p in per_lr
             ]
             best = c.best_of(dict(enumerate(valid)))
-            logits, pre = model.apply({**variables, "params": per_lr[best]}, xte)
+            logits, pre = cast(
+                tuple[jax.Array, list[jax.Array]],
+                model.apply({**variables, "params": per_lr[best]}, xte),
+            )
             s = dg.code_statistics(pre[-1], RULES.get(act, act))
             loss = float(c.cross_entropy(logits, yte))
             metrics[arm] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -62,7 +64,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
             progress=progress,
             label=f"mixture {arm} seed {seed}",
         )
-        logits = model.apply({**variables, "params": run.params}, test_x)
+        logits = cast(jax.Array, model.apply({**variables, "params": run.params}, test_x))
         loss = c.cross_entropy(logits, test_y)
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y)),

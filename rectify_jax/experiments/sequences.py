@@ -9,6 +9,8 @@ does not disturb the others.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -61,7 +63,7 @@ class UniqueCounter(nn.Module):
         return nn.Dense(self.values)(rj.relu(nn.Dense(self.hidden)(pooled)))
 
 
-def unique_variables(config: dict, seed: int) -> dict:
+def unique_variables(config: dict, seed: int) -> Mapping[str, Any]:
     """The initial variables shared by every unique-count arm of a seed."""
     key = jax.random.key(seed)
     seq = jnp.zeros((1, config["length"]), jnp.int32)
@@ -129,7 +131,9 @@ def run_unique(config, seed, progress):
         # test time: the expectation, with the noise scale in effect at the end (the default)
         test_model = UniqueCounter(False, config["hidden"])
         for k, (arm, params) in enumerate(zip(arms, c.unstack(run.params, len(arms)), strict=True)):
-            logits = test_model.apply({**variables, "params": params}, test_seq, test_mask)
+            logits = cast(
+                jax.Array, test_model.apply({**variables, "params": params}, test_seq, test_mask)
+            )
             loss = float(c.cross_entropy(logits, test_y - 1))
             metrics[arm] = {
                 "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y - 1)),
@@ -350,7 +354,7 @@ def run_adding(config, seed, progress):
 
         def loss_fn(params, d, key, i, hp, model=model):
             x, y = data.adding_problem(key, config["batch"], T)
-            return jnp.mean((model.apply({"params": params}, x)[:, 0] - y) ** 2)
+            return jnp.mean((cast(jax.Array, model.apply({"params": params}, x))[:, 0] - y) ** 2)
 
         run = c.train(
             loss_fn,
@@ -371,7 +375,7 @@ def run_adding(config, seed, progress):
                 tails = {i: c.tail_mean(run.history, arm=i) for i in idx}
                 best = c.best_of(tails)
                 arm = f"{kind}{'_clip' if clip else ''}"
-                out = model.apply({"params": per_run[best]}, test_x)[:, 0]
+                out = cast(jax.Array, model.apply({"params": per_run[best]}, test_x))[:, 0]
                 mse = float(jnp.mean((out - test_y) ** 2))
                 metrics[arm] = {
                     "test_mse": mse,
@@ -571,7 +575,7 @@ def run_digits(config, seed, progress):
         per_lr = c.unstack(run.params, len(lrs))
         valid = [float(c.cross_entropy(model.apply({"params": p}, xva), yva)) for p in per_lr]
         best = c.best_of(dict(enumerate(valid)))
-        logits = model.apply({"params": per_lr[best]}, xte)
+        logits = cast(jax.Array, model.apply({"params": per_lr[best]}, xte))
         loss = float(c.cross_entropy(logits, yte))
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == yte)),

@@ -25,15 +25,15 @@ def noise_key(module: nn.Module, rng: jax.Array | None = None, collection: str |
     """
     if rng is not None:
         return rng
-    collection = module.rng_collection if collection is None else collection
-    if not module.has_rng(collection):
+    stream: str = module.rng_collection if collection is None else collection
+    if not module.has_rng(stream):
         raise ValueError(
-            f"{type(module).__name__}: deterministic=False but no PRNG stream {collection!r} "
+            f"{type(module).__name__}: deterministic=False but no PRNG stream {stream!r} "
             f"was given. Pass it to init and apply, e.g. model.init({{'params': k1, "
-            f"'{collection}': k2}}, x) and model.apply(variables, x, rngs={{'{collection}': "
+            f"'{stream}': k2}}, x) and model.apply(variables, x, rngs={{'{stream}': "
             "key}), or set deterministic=True (test time)."
         )
-    return module.make_rng(collection)
+    return module.make_rng(stream)
 
 
 def noise_scale(module: nn.Module, name: str, default):

@@ -109,7 +109,9 @@ def noisy_path_shares(module: nn.Module, variables, loss_fn, *args, **apply_kwar
         if context.method_name == "__call__" and isinstance(
             context.module, (NoisyActivation, NoisyHardTanh, NoisyHardSigmoid)
         ):
-            options[tuple(context.module.scope.path)] = context.module
+            scope = context.module.scope
+            assert scope is not None, "an intercepted call runs on a bound module"
+            options[tuple(scope.path)] = context.module
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(record):

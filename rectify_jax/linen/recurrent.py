@@ -16,6 +16,7 @@ from typing import Any, Literal
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.core.scope import PRNGSequenceFilter
 from jax.typing import ArrayLike, DTypeLike
 
 from rectify_jax._src import activations, cells, sequence
@@ -380,6 +381,7 @@ class RNN(nn.Module):
         replacing the stream) and ``deterministic`` (overrides the cell's)."""
         cell = self.cell
         time_major = self.time_major if time_major is None else time_major
+        det, key = False, None  # a noisy cell's; other cells take neither
         if isinstance(cell, _NoisyCell):
             det = cell.deterministic if deterministic is None else deterministic
             det = v.static_bool("RNN", "deterministic", det)
@@ -390,7 +392,10 @@ class RNN(nn.Module):
                 f"RNN: rng= and deterministic= are for the noisy cells; {type(cell).__name__} "
                 "takes its noise from the module's streams and its own attributes"
             )
-        streams = {"params": False, getattr(cell, "rng_collection", "noise"): True}
+        streams: dict[PRNGSequenceFilter, bool] = {
+            "params": False,
+            getattr(cell, "rng_collection", "noise"): True,
+        }
 
         def run(xs, keep_carries):
             carry = initial_carry
@@ -398,25 +403,28 @@ class RNN(nn.Module):
                 carry = cell.initialize_carry(
                     jax.random.key(0) if init_key is None else init_key, xs.shape[1:]
                 )
+            step: Callable[..., Any]
+            split: dict[PRNGSequenceFilter, bool]
             if isinstance(cell, _NoisyCell):
                 batch = xs.shape[1:-1]
                 per_step = sequence.step_inputs(
                     lambda k: cell.step_noise(k, batch, xs.dtype), key, xs.shape[0], cell.residual
                 )
 
-                def step(cell, carry, inputs):
+                def noisy_step(cell, carry, inputs):
                     x, given = inputs
                     carry, y = cell(carry, x, det, rng=given.get("key"), noise=given.get("noise"))
                     return carry, ((carry, y) if keep_carries else y)
 
-                split, xs = {"params": False}, (xs, per_step)
+                step, scanned = noisy_step, (xs, per_step)
+                split = {"params": False}
             else:
 
-                def step(cell, carry, x):
+                def plain_step(cell, carry, x):
                     carry, y = cell(carry, x)
                     return carry, ((carry, y) if keep_carries else y)
 
-                split = streams
+                step, split, scanned = plain_step, streams, xs
             scan = nn.scan(
                 step,
                 variable_broadcast=["params", NOISE_SCALE],
@@ -424,7 +432,7 @@ class RNN(nn.Module):
                 variable_axes={"intermediates": 0 if time_major else 1},
                 unroll=self.unroll,
             )
-            carry, out = scan(cell, carry, xs)
+            carry, out = scan(cell, carry, scanned)
             return (carry, out[1], out[0]) if keep_carries else (carry, out, None)
 
         return sequence.over_time(

@@ -558,14 +558,21 @@ class RNN(nnx.Module):
     the loop, slower). Leave its ``broadcast_rngs`` at None: a broadcast noise stream
     would give every step the same noise.
 
+    Any other cell (flax's, or one with noisy activations inside) is run by
+    ``flax.nnx.RNN`` with the same options, ``state_axes`` and ``broadcast_rngs`` included.
+
     Args:
-      cell: a :class:`NoisyLSTMCell` or :class:`NoisyGRUCell`.
+      cell: the cell; :class:`NoisyLSTMCell` or :class:`NoisyGRUCell` get the noise drawn
+        ahead.
       time_major: inputs ``(time, *batch, features)`` instead of ``(*batch, time, features)``.
       return_carry: return ``(carry, outputs)`` instead of the outputs.
       reverse: run from the last step to the first (outputs in that order; with
         ``seq_lengths`` the padding stays at the end).
       keep_order: with ``reverse``, return the outputs in the inputs' order.
       unroll: steps unrolled per loop iteration (``jax.lax.scan``'s ``unroll``).
+      state_axes: for another cell, ``nnx.RNN``'s ``state_axes``.
+      broadcast_rngs: for another cell, ``nnx.RNN``'s ``broadcast_rngs``.
+      rngs: for another cell, ``nnx.RNN``'s ``rngs``.
 
     Examples:
       >>> from flax import nnx
@@ -581,25 +588,43 @@ class RNN(nnx.Module):
 
     def __init__(
         self,
-        cell: NoisyLSTMCell | NoisyGRUCell,
+        cell: nnx.RNNCellBase,
         *,
         time_major: bool = False,
         return_carry: bool = False,
         reverse: bool = False,
         keep_order: bool = False,
         unroll: int = 1,
+        state_axes: Any = None,
+        broadcast_rngs: Any = None,
+        rngs: nnx.Rngs | nnx.RngStream | bool = True,
     ):
-        if not isinstance(cell, _NoisyCell):
-            raise TypeError(
-                "RNN: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell), got "
-                f"{type(cell).__name__}; scan other cells with flax.nnx.RNN"
-            )
         self.cell = cell
         self.time_major = time_major
         self.return_carry = return_carry
         self.reverse = reverse
         self.keep_order = keep_order
         self.unroll = unroll
+        if isinstance(cell, _NoisyCell):
+            if state_axes is not None or broadcast_rngs is not None:
+                raise TypeError(
+                    "RNN: state_axes and broadcast_rngs are options of flax's loop over other "
+                    f"cells; {type(cell).__name__} draws every step's noise ahead and keeps no "
+                    "state in the loop"
+                )
+            self.flax_rnn = nnx.data(None)
+        else:  # any other cell: flax's nnx.RNN, with its options
+            self.flax_rnn = nnx.RNN(
+                cell,
+                time_major=time_major,
+                return_carry=return_carry,
+                reverse=reverse,
+                keep_order=keep_order,
+                unroll=unroll,
+                state_axes=state_axes,
+                broadcast_rngs=broadcast_rngs,
+                rngs=rngs,
+            )
 
     def __call__(
         self,
@@ -619,8 +644,25 @@ class RNN(nnx.Module):
         cell's). ``rngs``: an ``nnx.Rngs`` gives the noise (its ``"noise"`` stream, or
         ``default``) and the carry's keys (``carry``); a key or an ``RngStream`` gives the
         noise, except a stream tagged ``"carry"`` (``nnx.Bidirectional``'s), which only
-        initialises the carry. ``initial_carry`` defaults to ``cell.initialize_carry``."""
+        initialises the carry. ``initial_carry`` defaults to ``cell.initialize_carry``.
+        Another cell is run by ``flax.nnx.RNN`` with these arguments."""
         cell = self.cell
+        if not isinstance(cell, _NoisyCell):
+            if deterministic is not None:
+                raise TypeError(
+                    f"RNN: deterministic= is for the noisy cells; {type(cell).__name__} follows "
+                    "its own attributes (model.eval() / model.train())"
+                )
+            return self.flax_rnn(
+                jnp.asarray(inputs),
+                initial_carry=initial_carry,
+                seq_lengths=None if seq_lengths is None else jnp.asarray(seq_lengths),
+                return_carry=return_carry,
+                time_major=time_major,
+                reverse=reverse,
+                keep_order=keep_order,
+                rngs=rngs,  # type: ignore[arg-type]
+            )
         det = cell.deterministic if deterministic is None else deterministic
         det = v.static_bool("RNN", "deterministic", det)
         noise_rngs, carry_rngs = _rnn_sources(rngs)
