@@ -20,8 +20,9 @@ hypothesis.settings.load_profile("rectify")
 SEED = int(os.environ.get("RECTIFY_TEST_SEED", "0"))
 
 # Scripts that test_distributed.py runs in subprocesses (with forced devices): importing them
-# here would run their whole check inside the collector, once per worker.
-collect_ignore = ["multidevice"]
+# here would run their whole check inside the collector, once per worker. The typing scripts
+# are checked by pyright and run by test_modules.py, not collected.
+collect_ignore = ["multidevice", "typing"]
 
 
 @pytest.fixture
