@@ -275,3 +275,19 @@ def test_importing_the_package_imports_no_experiment_benchmark_or_plotting():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_every_public_function_and_class_has_an_example_that_pytest_runs():
+    """pytest collects the package's docstrings (--doctest-modules): an example in each is
+    an example that runs."""
+    from rectify_jax import diagnostics, initializers, noise, schedules
+
+    missing = []
+    for module in (rj, rjl, rjx, rje, diagnostics, initializers, noise, schedules):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.ismodule(obj) or not callable(obj) or isinstance(obj, rj.NoisyUnit):
+                continue
+            if ">>>" not in (obj.__doc__ or ""):
+                missing.append(f"{module.__name__}.{name}")
+    assert not missing, missing

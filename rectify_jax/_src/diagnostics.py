@@ -64,6 +64,12 @@ class CodeStats(NamedTuple):
       negative_saturated: per-unit number of negatively saturated examples.
       zero: per-unit number of exactly-zero outputs.
       output_sum: per-unit sum of outputs (float32), for the mean shift.
+
+    Examples:
+      >>> x = jnp.array([[-1.0, 0.5, 2.0], [1.0, -2.0, 3.0]])
+      >>> stats = rj.diagnostics.update(rj.diagnostics.init(3), x, "relu")
+      >>> int(stats.count), stats.active.tolist()
+      (2, [1, 1, 2])
     """
 
     # a field named count shadows tuple.count, as NamedTuple allows: the public name stays
@@ -88,6 +94,12 @@ class CodeSummary(NamedTuple):
       dead_units: number of units never active.
       mean_shift: mean output of the layer.
       count: number of examples.
+
+    Examples:
+      >>> stats = rj.diagnostics.update(rj.diagnostics.init(2), jnp.array([[0.0, 1.0]]), "relu")
+      >>> summary = rj.diagnostics.summarize(stats)
+      >>> float(summary.sparsity), int(summary.dead_units)
+      (0.5, 1)
     """
 
     activation_probability: jax.Array
@@ -278,7 +290,13 @@ def hidden_grad_norms(step: Callable, carry, xs: jax.Array, loss: Callable) -> j
 
 
 class GradientPaths(NamedTuple):
-    """Contributions of the three paths of a noisy unit to dL/dx (arrays of x's shape)."""
+    """Contributions of the three paths of a noisy unit to dL/dx (arrays of x's shape).
+
+    Examples:
+      >>> paths = rj.diagnostics.GradientPaths(jnp.ones(2), jnp.zeros(2), jnp.zeros(2))
+      >>> paths._fields
+      ('linear', 'nonlinear', 'stochastic')
+    """
 
     linear: jax.Array
     nonlinear: jax.Array

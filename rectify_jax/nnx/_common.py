@@ -13,7 +13,18 @@ RngSource = nnx.Rngs | nnx.RngStream | jax.Array | None
 
 
 class NoiseScale(nnx.Variable):
-    """The noise scale ``c`` of a noisy module: state that is annealed, not trained."""
+    """The noise scale ``c`` of a noisy module: state that is annealed, not trained.
+
+    ``nnx.grad`` and ``nnx.Optimizer(..., wrt=nnx.Param)`` leave it alone;
+    :func:`set_noise_scale` writes it.
+
+    Examples:
+      >>> from flax import nnx
+      >>> from rectify_jax import nnx as rjx
+      >>> layer = rjx.NoisyHardTanh(3, rngs=nnx.Rngs(0))
+      >>> isinstance(layer.c, rjx.NoiseScale), float(layer.c[...])
+      (True, 0.5)
+    """
 
 
 def set_noise_scale(model: nnx.Module, c) -> None:
