@@ -155,8 +155,16 @@ def test_nnx_capture_and_cell_preactivations_match_linen():
     lmodel = rjl.rnn(rjl.NoisyGRUCell(4, deterministic=True))
     variables = lmodel.init(jax.random.key(1), xs)
     cell = rjx.NoisyGRUCell(3, 4, deterministic=True, rngs=nnx.Rngs(0))
-    for name, value in variables["params"]["cell"].items():
-        getattr(cell, name)[...] = value
+    params = variables["params"]["cell"]  # flax.linen's GRU layout -> flax.nnx's
+    cell.dense_i.kernel[...] = jnp.concatenate(
+        [params[n]["kernel"] for n in ("ir", "iz", "in")], -1
+    )
+    cell.dense_i.bias[...] = jnp.concatenate([params[n]["bias"] for n in ("ir", "iz", "in")], -1)
+    cell.dense_h.kernel[...] = jnp.concatenate(
+        [params[n]["kernel"] for n in ("hr", "hz", "hn")], -1
+    )
+    assert not np.any(params["hn"]["bias"])  # nnx's GRU has no recurrent bias
+    cell.p[...] = params["p"]
     ys, xpre = rjx.cell_preactivations(cell, xs)
     lys, lpre = rjl.capture_preactivations(lmodel, variables, xs)
     np.testing.assert_allclose(ys, lys, rtol=1e-5, atol=1e-6)

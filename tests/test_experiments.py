@@ -83,12 +83,19 @@ def test_finished_seeds_survive_and_are_reused(tmp_path):
 def test_lstm_arms_share_their_initial_parameters():
     config = charlm.LSTM_EXPERIMENT.quick
     for seed in (0, 3):
-        first = charlm.init_variables(charlm.LSTM_ARMS[0], config, seed)
-        for arm in charlm.LSTM_ARMS[1:]:
-            other = charlm.init_variables(arm, config, seed)
-            assert jax.tree.structure(other) == jax.tree.structure(first)
-            for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(other), strict=True):
-                np.testing.assert_array_equal(a, b)
+        noisy = charlm.init_variables("nah", config, seed)["params"]
+        for arm in charlm.LSTM_ARMS:
+            other = charlm.init_variables(arm, config, seed)["params"]
+            # every arm holds the noisy arm's parameters, the same numbers; soft and hard
+            # gates have no noise slopes p (flax's LSTMCell tree), the noisy arms have them
+            assert ("p" in other["NoisyLSTMCell_0"]) == (arm not in ("soft", "hard"))
+            flat = dict(jax.tree_util.tree_flatten_with_path(other)[0])
+            for path, value in jax.tree_util.tree_flatten_with_path(noisy)[0]:
+                if path in flat:
+                    np.testing.assert_array_equal(flat[path], value)
+                else:
+                    assert jax.tree_util.keystr(path).endswith("['p']"), path
+            assert len(flat) >= len(jax.tree.leaves(noisy)) - 1
     # and the seed matters
     a = charlm.init_variables("hard", config, 0)["params"]
     b = charlm.init_variables("hard", config, 1)["params"]

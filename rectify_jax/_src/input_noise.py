@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
@@ -80,7 +81,17 @@ def _input_noise(unit, options, x, key, s, p, c):
     return unit.h(xc).astype(x.dtype)
 
 
-def apply(fn: str, unit: NoisyUnit, x, key, options: Options, *, s=None, p=1.0, c=None):
+def apply(
+    fn: str,
+    unit: NoisyUnit,
+    x,
+    key,
+    options: Options,
+    *,
+    s: ArrayLike | None = None,
+    p: ArrayLike = 1.0,
+    c: ArrayLike | None = None,
+):
     """Checks the arguments of an input-noise call (naming ``fn``) and runs it.
 
     ``s`` of None is the unit's ``input_s`` (NANI) or ``saturated_s`` (NANIS); ``c`` of

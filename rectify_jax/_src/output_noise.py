@@ -193,7 +193,7 @@ def _noisy(unit, x, eps, p, alpha, c):
     array of x's size) and the backward uses it.
     """
     cdt = v.compute_dtype(x.dtype)
-    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps.astype(cdt)).astype(x.dtype)
+    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps=eps.astype(cdt)).astype(x.dtype)
 
 
 def _noisy_fwd(unit, x, eps, p, alpha, c):
@@ -251,7 +251,7 @@ def expected(unit: NoisyUnit, x, p, alpha, c, noise: str) -> jax.Array:
     """The test-time function: the noise replaced by its mean, plain autodiff, unchecked."""
     cdt = v.compute_dtype(x.dtype)
     eps = noise_lib.NOISE_MEAN[noise]
-    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
+    return _phi(unit, *_cast(cdt, x, p, alpha, c), eps=eps).astype(x.dtype)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -263,7 +263,7 @@ def _output_noise(unit, options, x, key, p, alpha, c):
         return with_key(unit, options, x, key, p, alpha, c)
     eps = _draw(key, x, options, cdt)
     if options.autodiff:
-        return _phi(unit, *_cast(cdt, x, p, alpha, c), eps).astype(x.dtype)
+        return _phi(unit, *_cast(cdt, x, p, alpha, c), eps=eps).astype(x.dtype)
     return _noisy(unit, x, eps, p, alpha, c)
 
 
