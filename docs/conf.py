@@ -6,6 +6,7 @@ Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pathlib
 import shutil
 import sys
@@ -134,5 +135,16 @@ def _generate(app) -> None:
             page.write_text(text)
 
 
+def _constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """NNX modules: flax's metaclass hides ``__init__`` behind ``(*args, **kwargs)``; show the
+    constructor's own signature, with its real defaults."""
+    if what == "class" and signature in ("(*args, **kwargs)", "(*args: Any, **kwargs: Any)"):
+        params = list(inspect.signature(obj.__init__).parameters.values())[1:]
+        plain = [p.replace(annotation=inspect.Parameter.empty) for p in params]
+        return str(inspect.Signature(plain)), None
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _generate)
+    app.connect("autodoc-process-signature", _constructor_signature)
