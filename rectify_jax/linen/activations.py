@@ -222,7 +222,7 @@ def _output_noise(
 
 
 def _check_output_noise(module: nn.Module) -> None:
-    owner = type(module).__name__
+    owner = module.__class__.__name__
     v.one_of(owner, "noise", module.noise, NOISE_KINDS)
     v.one_of(owner, "residual", module.residual, RESIDUALS)
     v.one_of(owner, "generator", module.generator, GENERATORS)

@@ -82,7 +82,7 @@ class _NoisyCell(nn.RNNCellBase):
     rng_collection: str = "noise"
 
     def __post_init__(self):
-        owner = type(self).__name__
+        owner = self.__class__.__name__
         v.one_of(owner, "noise", self.noise, NOISE_KINDS)
         v.one_of(owner, "residual", self.residual, RESIDUALS)
         v.one_of(owner, "generator", self.generator, GENERATORS)
