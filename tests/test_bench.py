@@ -91,3 +91,48 @@ def test_scaling_benchmark_runs_on_the_devices_there_are():
     result = scaling.run(devices=[1], steps=2, size=2**10, log=lambda *a: None)
     assert result["rows"][0]["devices"] == 1 and result["rows"][0]["lm_tokens_per_s"] > 0
     assert "| 1 |" in scaling.markdown(result)
+
+
+def _compare_commits():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "compare_commits.py"
+    spec = importlib.util.spec_from_file_location("compare_commits", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_commits_puts_an_older_package_beside_this_one(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    compare = _compare_commits()
+    compare.old_package("HEAD", tmp_path)
+    package = tmp_path / "rectify_jax_old"
+    sources = {p: p.read_text() for p in package.rglob("*.py")}
+    assert package / "bench" / "train_step.py" in sources
+    assert not any(re.search(r"\brectify_jax\b", text) for text in sources.values())
+    # the renamed package imports on its own, beside the current one
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "
+        "import rectify_jax_old.bench.train_step as t, rectify_jax.bench.train_step as n; "
+        f"assert t.__file__.startswith({str(tmp_path)!r}) and 'hard' in t.CELLS; "
+        "assert not n.__file__.startswith(sys.path[0])"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_compare_commits_tells_same_compiled_code_from_different():
+    import jax.numpy as jnp
+
+    import rectify_jax as rj
+
+    compare = _compare_commits()
+    hlo = compare.optimised_hlo
+    fb = activations._fwd_bwd
+    assert hlo(fb(lambda x, k: rj.hard_tanh(x))) == hlo(fb(lambda x, k: rj.hard_tanh(x)))
+    assert hlo(fb(lambda x, k: rj.hard_tanh(x))) != hlo(fb(lambda x, k: jnp.tanh(x)))

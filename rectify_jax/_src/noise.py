@@ -141,8 +141,10 @@ def _signed_unit_from_bits(bits: jax.Array) -> jax.Array:
     Every value is exact in float32 and the set is symmetric about 0, with
     ``|v| <= 1 - 2**-24 < 1``, so ``erf_inv(v)`` is finite for every ``bits``.
     """
-    odd = ((bits >> jnp.uint32(7)) | jnp.uint32(1)).astype(jnp.int32) - jnp.int32(2**24)
-    return odd.astype(jnp.float32) * np.float32(2.0**-24)
+    # k * 2**-23 (k < 2**24) and 1 - 2**-24 are exact floats, and so is their difference:
+    # an odd multiple of 2**-24 inside (-1, 1), where float32's spacing is at most 2**-24
+    k = (bits >> jnp.uint32(8)).astype(jnp.float32)
+    return k * np.float32(2.0**-23) - np.float32(1 - 2.0**-24)
 
 
 def _fast_normal_from_bits(bits: jax.Array) -> jax.Array:
