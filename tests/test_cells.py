@@ -761,7 +761,7 @@ def test_rnn_and_rnn_helper_errors_say_what_works():
     variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(1)}, XS)
     with pytest.raises(ValueError, match=r"RNN: inputs must have a time and a feature axis"):
         model.apply(variables, jnp.ones(IN), rng=jax.random.key(0))
-    with pytest.raises(ValueError, match=r"NoisyGRUCell: noise is on but no key was given"):
+    with pytest.raises(ValueError, match=r"RNN: noise is on but no key was given"):
         rje.RNN(rje.NoisyGRUCell(IN, H, key=jax.random.key(0)))(XS)
 
 

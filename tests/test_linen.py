@@ -155,7 +155,7 @@ def test_set_noise_scale_changes_the_noise_and_checks_its_input(key):
     assert not np.array_equal(y_small, y_big)
     with pytest.raises(ValueError, match="set_noise_scale: variables has no 'noise_scale'"):
         rjl.set_noise_scale({"params": variables["params"]}, 1.0)
-    with pytest.raises(ValueError, match="set_noise_scale: c must be >= 0"):
+    with pytest.raises(ValueError, match="set_noise_scale: c must be a finite number >= 0"):
         rjl.set_noise_scale(variables, -1.0)
 
 

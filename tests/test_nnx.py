@@ -508,7 +508,7 @@ def test_cells_need_a_noise_stream_only_for_noise(kind):
         assert rjx.RNN(control)(XS).shape == (B, T, H)
     with pytest.raises(ValueError, match="rngs= is needed"):
         ours(IN, H, rngs=None)
-    with pytest.raises(ValueError, match=r"gate_c must be >= 0"):
+    with pytest.raises(ValueError, match=r"gate_c must be a finite number >= 0"):
         ours(IN, H, gate_c=-1.0, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"gates='x' is not one of"):
         ours(IN, H, gates="x", rngs=nnx.Rngs(0))

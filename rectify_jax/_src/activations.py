@@ -27,10 +27,14 @@ def _relu(x):
     return jax.nn.relu(x)  # custom_jvp: relu'(0) = 0
 
 
-def _leaky(x, slope):
-    # slope * min(x, 0), not slope * x: the unused branch at x = +inf would otherwise send
-    # 0 * inf = NaN into the slope's gradient.
-    return jnp.where(x >= 0, x, slope * jnp.minimum(x, 0.0))
+def leaky_kernel(x, slope):
+    """``x`` where ``x >= 0``, else ``slope * x``; shared by leaky_relu, prelu and rrelu.
+
+    The unused branch sees 0 where ``x > 0`` (at ``x = +inf``, ``slope * x`` would send
+    ``0 * inf = NaN`` into the slope's gradient); a NaN ``x`` takes the ``slope * x``
+    branch, so its gradient is ``slope``, as in :func:`jax.nn.leaky_relu`.
+    """
+    return jnp.where(x >= 0, x, slope * jnp.where(x > 0, 0.0, x))
 
 
 def _elu(x, alpha):
@@ -38,8 +42,17 @@ def _elu(x, alpha):
     return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.where(x > 0, 0.0, x)))
 
 
+@jax.custom_jvp
 def _softplus(x):
     return jnp.logaddexp(x, 0.0)
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    # the derivative is sigmoid(x), to 2.5 ulp; logaddexp's own is 15 ulp off at x = 33
+    # in float64 (measured against 50 digits)
+    (x,), (dx,) = primals, tangents
+    return _softplus(x), jax.nn.sigmoid(x) * dx
 
 
 def _sigmoid(x):
@@ -125,7 +138,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
       Acoustic Models".
     """
     x = v.float_input("leaky_relu", x)
-    return _apply(_leaky, x, v.param("leaky_relu", "negative_slope", negative_slope, x))
+    return _apply(leaky_kernel, x, v.param("leaky_relu", "negative_slope", negative_slope, x))
 
 
 def prelu(x: ArrayLike, alpha: ArrayLike) -> jax.Array:
@@ -158,7 +171,7 @@ def prelu(x: ArrayLike, alpha: ArrayLike) -> jax.Array:
       He, Zhang, Ren & Sun 2015, "Delving Deep into Rectifiers", arXiv:1502.01852.
     """
     x = v.float_input("prelu", x)
-    return _apply(_leaky, x, v.param("prelu", "alpha", alpha, x))
+    return _apply(leaky_kernel, x, v.param("prelu", "alpha", alpha, x))
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -176,7 +189,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     Args:
       x: input array of a floating-point dtype.
-      alpha: the negative saturation value, a scalar or an array broadcastable to ``x``.
+      alpha: the negative saturation value, finite, a scalar or an array broadcastable to
+        ``x``.
 
     Returns:
       An array of the same shape and dtype as ``x``.
@@ -367,8 +381,8 @@ def tlu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     Args:
       x: input array of a floating-point dtype.
-      alpha: the negative saturation value, a scalar or an array broadcastable to
-        ``x``; may be learned.
+      alpha: the negative saturation value, finite, a scalar or an array broadcastable
+        to ``x``; may be learned.
 
     Returns:
       An array of the same shape and dtype as ``x``.

@@ -74,9 +74,7 @@ def _input_noise(unit, options, x, key, s, p, c):
         elif options.mode == "saturated":
             scale = jnp.where(unit.saturated(xc), s.astype(cdt), 0.0)
         else:
-            scale = sigma(
-                unit.h(xc).astype(cdt) - unit.u(xc).astype(cdt), p.astype(cdt), c.astype(cdt)
-            )
+            scale = sigma(unit.h_minus_u(xc), p.astype(cdt), c.astype(cdt))
         xc = xc + scale * noise_lib.sample(key, x.shape, "normal", cdt, options.generator)
     return unit.h(xc).astype(x.dtype)
 
@@ -102,8 +100,9 @@ def apply(
     if s is None:
         s = unit.saturated_s if options.mode == "saturated" else unit.input_s
     c = unit.c if c is None else c
-    v.nonnegative(fn, "s", s)
-    v.nonnegative(fn, "c", c)
-    s, p, c = (v.param(fn, name, val, x) for name, val in (("s", s), ("p", p), ("c", c)))
+    scale = "it scales the noise"
+    s = v.param(fn, "s", s, x, minimum=0.0, why=scale)
+    p = v.param(fn, "p", p, x)
+    c = v.param(fn, "c", c, x, minimum=0.0, why=scale)
     key = None if options.deterministic else noise_lib.as_key(fn, key)
     return _input_noise(unit, options, x, key, s, p, c)

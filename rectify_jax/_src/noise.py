@@ -40,8 +40,8 @@ def _default_key_dtype():
     return jax.eval_shape(lambda: jax.random.key(0)).dtype
 
 
-def as_key(fn: str, key) -> jax.Array:
-    """Checks ``key`` and returns it as a typed key.
+def as_key(fn: str, key, name: str = "key") -> jax.Array:
+    """Checks ``key`` (the argument ``name`` of ``fn``) and returns it as a typed key.
 
     Raises:
       ValueError: if ``key`` is None (noise needs a key).
@@ -51,7 +51,7 @@ def as_key(fn: str, key) -> jax.Array:
         return key  # the common case, checked first
     if key is None:
         raise ValueError(
-            f"{fn}: key is None but the noise is on; pass key=jax.random.key(seed) "
+            f"{fn}: {name} is None but the noise is on; pass {name}=jax.random.key(seed) "
             "(split it for every call), or set deterministic=True for the test-time function"
         )
     dtype = getattr(key, "dtype", None)
@@ -60,7 +60,7 @@ def as_key(fn: str, key) -> jax.Array:
     if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):  # pyright: ignore[reportPrivateImportUsage]
         if shape != ():
             raise TypeError(
-                f"{fn}: key must be a single PRNG key, got a batch of keys with shape {shape}; "
+                f"{fn}: {name} must be a single PRNG key, got a batch of keys with shape {shape}; "
                 "use jax.vmap over the keys, or jax.random.split(key) and pass one"
             )
         return key
@@ -72,7 +72,7 @@ def as_key(fn: str, key) -> jax.Array:
         else repr(key)
     )
     raise TypeError(
-        f"{fn}: key must be a PRNG key from jax.random.key(seed) or jax.random.PRNGKey(seed), "
+        f"{fn}: {name} must be a PRNG key from jax.random.key(seed) or jax.random.PRNGKey(seed), "
         f"got {shown}"
     )
 
@@ -92,6 +92,14 @@ def _mix32(x: jax.Array) -> jax.Array:
     return x ^ (x >> 16)
 
 
+def _check(fn: str, key, shape, dtype=None) -> tuple[jax.Array, tuple[int, ...]]:
+    """The checked ``key`` (a typed key) and ``shape`` (a tuple) of a public generator;
+    ``dtype`` must be a supported float dtype when given."""
+    if dtype is not None:
+        v.float_dtype(fn, "dtype", dtype)
+    return as_key(fn, key), v.shape(fn, "shape", shape)
+
+
 def fast_bits(key: jax.Array, shape) -> jax.Array:
     """32 random bits per element: a keyed hash of the element's flat index.
 
@@ -104,6 +112,10 @@ def fast_bits(key: jax.Array, shape) -> jax.Array:
       >>> bits.dtype, bool(jnp.all(bits.reshape(-1) == rj.noise.fast_bits(jax.random.key(0), (6,))))
       (dtype('uint32'), True)
     """
+    return _bits(*_check("fast_bits", key, shape))
+
+
+def _bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     size = math.prod(shape)
     if size >= 2**32:
         raise ValueError(f"fast noise: arrays are limited to 2**32 elements, got shape {shape}")
@@ -127,7 +139,8 @@ def fast_uniform(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
       >>> bool((u.min() > 0) & (u.max() < 1)), round(float(u.mean()), 2)
       (True, 0.5)
     """
-    return _fast_uniform_from_bits(fast_bits(key, shape)).astype(dtype)
+    key, shape = _check("fast_uniform", key, shape, dtype)
+    return _fast_uniform_from_bits(_bits(key, shape)).astype(dtype)
 
 
 def _fast_uniform_from_bits(bits: jax.Array) -> jax.Array:
@@ -166,7 +179,8 @@ def fast_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
       >>> round(float(xi.mean()), 1), round(float(xi.std()), 2), bool(jnp.all(jnp.isfinite(xi)))
       (0.0, 1.0, True)
     """
-    return _fast_normal_from_bits(fast_bits(key, shape)).astype(dtype)
+    key, shape = _check("fast_normal", key, shape, dtype)
+    return _fast_normal_from_bits(_bits(key, shape)).astype(dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -236,8 +250,7 @@ def jax_normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
       >>> bool(jnp.all(rj.noise.jax_normal(key, (2, 3)) == jax.random.normal(key, (2, 3))))
       True
     """
-    key = as_key("jax_normal", key)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    key, shape = _check("jax_normal", key, shape, dtype)
     size = math.prod(shape)
     if not _same_bits_as_jax(key, dtype) or size >= 2**32:
         return jax.random.normal(key, shape, dtype)
@@ -265,7 +278,10 @@ def sample(key: jax.Array, shape, kind: str, dtype, generator: str = "jax") -> j
     """Draws eps: ``xi`` (``"normal"``) or ``|xi|`` (``"half_normal"``), ``xi ~ N(0, 1)``.
 
     ``generator="jax"`` gives ``jax.random.normal``'s numbers (via :func:`jax_normal`);
-    ``generator="fast"`` uses :func:`fast_normal`.
+    ``generator="fast"`` uses :func:`fast_normal`. ``kind`` must be one of
+    :data:`NOISE_KINDS` and ``generator`` one of :data:`GENERATORS` (a ValueError names
+    the argument otherwise), ``dtype`` float16, bfloat16, float32 or float64, ``shape`` a
+    tuple of ints >= 0; as for every generator here, ``key`` a single PRNG key.
 
     Examples:
       >>> key = jax.random.key(0)
@@ -273,6 +289,9 @@ def sample(key: jax.Array, shape, kind: str, dtype, generator: str = "jax") -> j
       >>> bool(jnp.all(eps == jnp.abs(jax.random.normal(key, (3,)))))
       True
     """
+    v.one_of("sample", "kind", kind, NOISE_KINDS)
+    v.one_of("sample", "generator", generator, GENERATORS)
+    key, shape = _check("sample", key, shape, dtype)
     xi = fast_normal(key, shape, dtype) if generator == "fast" else jax_normal(key, shape, dtype)
     return jnp.abs(xi) if kind == "half_normal" else xi
 
@@ -288,5 +307,5 @@ def uniform(key: jax.Array, shape, dtype, minval, maxval, generator: str = "jax"
 
 def fill_noise_scale(fn: str, tree, c):
     """Every leaf of ``tree`` (noise-scale arrays) replaced by ``c``, keeping dtype and shape."""
-    v.nonnegative(fn, "c", c)
+    v.finite_nonnegative(fn, "c", c)
     return jax.tree.map(lambda s: jnp.broadcast_to(jnp.asarray(c, s.dtype), s.shape), tree)

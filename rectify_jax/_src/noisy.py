@@ -67,12 +67,15 @@ def noisy_hard_tanh(
       x: pre-activation, a floating-point array.
       key: a PRNG key (``jax.random.key(seed)`` or ``jax.random.PRNGKey(seed)``);
         may be None only with ``deterministic=True``.
-      p: noise-slope parameter, learned (one per unit, initialised U[-1, 1]);
+      p: noise-slope parameter, learned (one per unit, initialised U[-1, 1]), finite;
         scalar or array broadcastable to ``x``.
-      alpha: the mixing factor of ``h`` and ``u`` (not the ELU/TLU alpha); None means
-        ``HARD_TANH_UNIT.alpha`` (1.15, the authors' code).
-      c: noise scale, >= 0; None means ``HARD_TANH_UNIT.c`` (0.5). May be a traced
-        value that changes every step (annealing) without recompiling.
+      alpha: the mixing factor of ``h`` and ``u`` (not the ELU/TLU alpha), finite; None
+        means ``HARD_TANH_UNIT.alpha`` (1.15, the authors' code). ``alpha=1`` turns the
+        noise off: given as a number (or NumPy array) the output is then
+        ``hard_tanh(x)`` itself, also at ``x = +-inf`` (where the formula's
+        ``(alpha - 1) * Delta`` would be ``0 * inf``), and no key is needed.
+      c: noise scale, a finite number >= 0; None means ``HARD_TANH_UNIT.c`` (0.5). May be
+        a traced value that changes every step (annealing) without recompiling.
       noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
       deterministic: if True, use the expected value of the noise; no key needed.
       residual: ``"noise"`` keeps the noise for the backward pass, ``"key"``
@@ -85,6 +88,12 @@ def noisy_hard_tanh(
 
     Returns:
       An array of the same shape and dtype as ``x``.
+
+    Raises:
+      TypeError, ValueError: naming the argument, for a non-float ``x``, a non-finite
+        ``p``, ``alpha`` or ``c``, a negative ``c``, an unknown option. Values are
+        checked where they are Python numbers or NumPy arrays; JAX arrays are not read
+        back (docs: conventions, "Argument checks").
 
     Examples:
       >>> key = jax.random.key(0)
@@ -138,10 +147,11 @@ def noisy_hard_sigmoid(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      p: noise-slope parameter (learned, one per unit), broadcastable to ``x``.
-      alpha: the mixing factor of ``h`` and ``u``; None means ``HARD_SIGMOID_UNIT.alpha``
-        (1.1, the authors' code).
-      c: noise scale, >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
+      p: noise-slope parameter (learned, one per unit), finite, broadcastable to ``x``.
+      alpha: the mixing factor of ``h`` and ``u``, finite; None means
+        ``HARD_SIGMOID_UNIT.alpha`` (1.1, the authors' code). ``alpha=1`` (a number) is
+        ``hard_sigmoid(x)`` itself, as in :func:`noisy_hard_tanh`.
+      c: noise scale, a finite number >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
       noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
       deterministic: if True, use the expected value of the noise; no key needed.
       residual: ``"noise"`` or ``"key"``, what the backward pass keeps.
@@ -188,7 +198,8 @@ def input_noisy_hard_tanh(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      s: noise scale, >= 0; None means ``HARD_TANH_UNIT.input_s`` (0.05, the authors' code).
+      s: noise scale, a finite number >= 0; None means ``HARD_TANH_UNIT.input_s`` (0.05,
+        the authors' code).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 
@@ -232,7 +243,7 @@ def input_noisy_hard_sigmoid(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      s: noise scale, >= 0; None means ``HARD_SIGMOID_UNIT.input_s`` (0.05).
+      s: noise scale, a finite number >= 0; None means ``HARD_SIGMOID_UNIT.input_s`` (0.05).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 
@@ -278,8 +289,8 @@ def learned_input_noisy_hard_tanh(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      p: learned noise slope, broadcastable to ``x``.
-      c: noise scale, >= 0; None means ``HARD_TANH_UNIT.c`` (0.5).
+      p: learned noise slope, finite, broadcastable to ``x``.
+      c: noise scale, a finite number >= 0; None means ``HARD_TANH_UNIT.c`` (0.5).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 
@@ -326,8 +337,8 @@ def learned_input_noisy_hard_sigmoid(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      p: learned noise slope, broadcastable to ``x``.
-      c: noise scale, >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
+      p: learned noise slope, finite, broadcastable to ``x``.
+      c: noise scale, a finite number >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 
@@ -372,8 +383,8 @@ def saturated_input_noisy_hard_tanh(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      s: noise scale in saturation, >= 0; None means ``HARD_TANH_UNIT.saturated_s``
-        (0.25, the authors' code).
+      s: noise scale in saturation, a finite number >= 0; None means
+        ``HARD_TANH_UNIT.saturated_s`` (0.25, the authors' code).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 
@@ -418,7 +429,8 @@ def saturated_input_noisy_hard_sigmoid(
     Args:
       x: pre-activation, a floating-point array.
       key: a PRNG key; may be None only with ``deterministic=True``.
-      s: noise scale in saturation, >= 0; None means ``HARD_SIGMOID_UNIT.saturated_s`` (0.25).
+      s: noise scale in saturation, a finite number >= 0; None means
+        ``HARD_SIGMOID_UNIT.saturated_s`` (0.25).
       deterministic: if True, return :math:`h(x)`; no key needed.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) noise generator.
 

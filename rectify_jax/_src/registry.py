@@ -96,7 +96,7 @@ ACTIVATIONS: tuple[Entry, ...] = (
         "leaky_relu",
         act.leaky_relu,
         activity.leaky("leaky_relu", act.leaky_relu),
-        jax.nn.leaky_relu,
+        lambda x: jax.nn.leaky_relu(x, 0.1),  # the same slope as the call
         negative_slope=0.1,
     ),
     Entry(

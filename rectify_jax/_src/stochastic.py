@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from rectify_jax._src import activations
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
 
@@ -26,7 +27,7 @@ def _rrelu(x, key, lower, upper, deterministic, generator):
         a = (lower + upper) / 2
     else:
         a = noise_lib.uniform(key, x.shape, cdt, lower, upper, generator)
-    return jnp.where(xc >= 0, xc, a * jnp.minimum(xc, 0.0)).astype(x.dtype)  # no 0 * inf
+    return activations.leaky_kernel(xc, a).astype(x.dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("deterministic", "generator"))
@@ -67,8 +68,9 @@ def rrelu(
       x: input array of a floating-point dtype.
       key: a PRNG key (``jax.random.key`` or ``jax.random.PRNGKey``); may be None only
         with ``deterministic=True``.
-      lower: smallest slope (default 1/8), a scalar or an array broadcastable to ``x``.
-      upper: largest slope (default 1/3); must be >= ``lower``.
+      lower: smallest slope (default 1/8), a finite number >= 0 or an array of them
+        broadcastable to ``x``.
+      upper: largest slope (default 1/3), finite and >= ``lower`` (elementwise).
       deterministic: if True, use the mean slope and no randomness.
       generator: ``"jax"`` (default) or ``"fast"`` (counter-based) generator.
 
@@ -86,17 +88,36 @@ def rrelu(
       Xu, Wang, Chen & Li 2015, "Empirical Evaluation of Rectified Activations in
       Convolutional Network", arXiv:1505.00853.
     """
-    fn = "rrelu"
+    return apply_rrelu("rrelu", x, key, lower, upper, deterministic, generator)
+
+
+_SLOPE = "a slope of the negative side"
+
+
+def check_bounds(fn: str, lower, upper) -> None:
+    """Checks RReLU's slopes: each a finite number >= 0 (or an array of them), and
+    ``lower <= upper``, elementwise, where both are host values (Python numbers, NumPy
+    arrays; JAX arrays are not read back)."""
+    v.finite_nonnegative(fn, "lower", lower, why=_SLOPE)
+    v.finite_nonnegative(fn, "upper", upper, why=_SLOPE)
+    if isinstance(lower, jax.Array) or isinstance(upper, jax.Array):
+        return
+    lo, hi = np.asarray(lower, np.float64), np.asarray(upper, np.float64)
+    if np.any(lo > hi):
+        raise ValueError(
+            f"{fn}: lower must be <= upper (the slopes are drawn from U[lower, upper]), "
+            f"got lower={lower!r} and upper={upper!r}"
+        )
+
+
+def apply_rrelu(fn: str, x, key, lower, upper, deterministic, generator) -> jax.Array:
+    """Checks the arguments of an RReLU call (naming ``fn``: the function or a layer) and
+    runs it."""
     x = v.float_input(fn, x)
     v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     deterministic = v.static_bool(fn, "deterministic", deterministic)
-    lower_in, upper_in = lower, upper
+    check_bounds(fn, lower, upper)
     lower, upper = v.param(fn, "lower", lower, x), v.param(fn, "upper", upper, x)
-    if not isinstance(lower_in, jax.Array) and not isinstance(upper_in, jax.Array):
-        # checked on host values only: arrays on a device are not read back
-        lo, hi = np.asarray(lower_in), np.asarray(upper_in)
-        if np.any(lo > hi):
-            raise ValueError(f"{fn}: lower must be <= upper, got lower={lo} and upper={hi}")
     key = None if deterministic else noise_lib.as_key(fn, key)
     return _rrelu(x, key, lower, upper, deterministic, generator)
 
@@ -137,7 +158,12 @@ def nrelu(
     References:
       Nair & Hinton 2010, "Rectified linear units improve restricted Boltzmann machines".
     """
-    fn = "nrelu"
+    return apply_nrelu("nrelu", x, key, deterministic, generator)
+
+
+def apply_nrelu(fn: str, x, key, deterministic, generator) -> jax.Array:
+    """Checks the arguments of an NReLU call (naming ``fn``: the function or a layer) and
+    runs it."""
     x = v.float_input(fn, x)
     v.one_of(fn, "generator", generator, noise_lib.GENERATORS)
     deterministic = v.static_bool(fn, "deterministic", deterministic)

@@ -11,12 +11,15 @@ of the library that needs one of these numbers reads it from here.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from rectify_jax._src import activations, input_noise, output_noise
+from rectify_jax._src import validation as v
 
 HARD_TANH_ALPHA = 1.15
 """The noisy hard tanh's mixing factor alpha (Gulcehre et al. 2016)."""
@@ -87,10 +90,17 @@ class NoisyUnit:
         :meth:`saturated_input_noise` and by diagnostics; output noise itself
         needs only ``h`` and ``u``.
       name: name used in error messages.
-      alpha: default mixing factor :math:`\alpha` of output noise (1 turns it off).
-      c: default noise scale :math:`c \ge 0` (output noise and NANIL).
-      input_s: default fixed noise scale :math:`s` of :meth:`input_noise` (NANI).
-      saturated_s: default noise scale :math:`s` of :meth:`saturated_input_noise` (NANIS).
+      alpha: default mixing factor :math:`\alpha` of output noise, finite (1 turns the
+        noise off: a number 1 gives ``h(x)`` itself, defined also at :math:`\pm\infty`).
+      c: default noise scale, finite and :math:`c \ge 0` (output noise and NANIL).
+      input_s: default fixed noise scale :math:`s \ge 0` of :meth:`input_noise` (NANI).
+      saturated_s: default noise scale :math:`s \ge 0` of :meth:`saturated_input_noise`
+        (NANIS).
+      delta: :math:`\Delta(x) = h(x) - u(x)` written so that it does not cancel, or None
+        for ``h(x) - u(x)``. Where ``h`` saturates next to its threshold, ``h`` and ``u``
+        are close and ``u(x)`` is rounded (for the hard sigmoid, ``x/4 + 1/2``), so their
+        difference keeps only the digits that rounding left; the hard sigmoid's
+        :math:`(\mathrm{clip}(x, -2, 2) - x)/4` is exact there.
 
     Examples:
       A noisy left-saturating rectifier, built from its parts:
@@ -117,6 +127,13 @@ class NoisyUnit:
     c: float = HARD_TANH_C
     input_s: float = INPUT_S
     saturated_s: float = SATURATED_S
+    delta: Callable[[jax.Array], jax.Array] | None = None
+
+    def h_minus_u(self, x: jax.Array) -> jax.Array:
+        r""":math:`\Delta(x) = h(x) - u(x)` in x's dtype, from :attr:`delta` if given."""
+        if self.delta is not None:
+            return self.delta(x).astype(x.dtype)
+        return self.h(x).astype(x.dtype) - self.u(x).astype(x.dtype)
 
     def __post_init__(self):
         for field in ("h", "u"):
@@ -124,28 +141,34 @@ class NoisyUnit:
                 raise TypeError(
                     f"NoisyUnit: {field} must be a callable, got {getattr(self, field)!r}"
                 )
+        if self.delta is not None and not callable(self.delta):
+            raise TypeError(f"NoisyUnit: delta must be a callable or None, got {self.delta!r}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"NoisyUnit: name must be a str, got {v.shown(self.name)}")
         lower, upper = self.bounds
         if not lower < upper:
             raise ValueError(
                 "NoisyUnit: threshold must be a positive x_t or a pair (lower, upper) with "
                 f"lower < upper, got {self.threshold!r}"
             )
+        v.finite("NoisyUnit", "alpha", self.alpha)
         for field in ("c", "input_s", "saturated_s"):
-            if getattr(self, field) < 0:
-                raise ValueError(
-                    f"NoisyUnit: {field} must be >= 0 (it scales the noise), "
-                    f"got {getattr(self, field)}"
-                )
+            v.finite_nonnegative("NoisyUnit", field, getattr(self, field))
 
     @property
     def bounds(self) -> tuple[float, float]:
         """``(lower, upper)``: the input is saturated at or beyond these."""
         t = self.threshold
-        if isinstance(t, (tuple, list)):
-            if len(t) != 2:
-                raise ValueError(f"NoisyUnit: threshold pair must have 2 entries, got {t!r}")
-            return float(t[0]), float(t[1])
-        return -float(t), float(t)
+        pair = isinstance(t, (tuple, list))
+        if pair and len(t) != 2:
+            raise ValueError(f"NoisyUnit: threshold pair must have 2 entries, got {t!r}")
+        values = t if pair else (t,)
+        if not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in values):
+            raise TypeError(
+                "NoisyUnit: threshold must be a number x_t or a pair of numbers (lower, upper), "
+                f"got {v.shown(t)}"
+            )
+        return (float(t[0]), float(t[1])) if pair else (-float(t), float(t))
 
     def saturated(self, x: jax.Array) -> jax.Array:
         r"""Boolean mask :math:`x \le \mathrm{lower}` or :math:`x \ge \mathrm{upper}`."""
@@ -221,6 +244,11 @@ def _quarter_linear(x):
     return 0.25 * x + 0.5
 
 
+def _hard_sigmoid_delta(x):
+    # clip(x/4 + 1/2, 0, 1) - (x/4 + 1/2) = (clip(x, -2, 2) - x) / 4, without rounding x/4 + 1/2
+    return 0.25 * (jnp.where(x > 2.0, 2.0, jnp.where(x < -2.0, -2.0, x)) - x)
+
+
 HARD_TANH_UNIT = NoisyUnit(
     h=activations.hard_tanh,
     u=_identity,
@@ -245,6 +273,7 @@ HARD_SIGMOID_UNIT = NoisyUnit(
     c=HARD_SIGMOID_C,
     input_s=INPUT_S,
     saturated_s=SATURATED_S,
+    delta=_hard_sigmoid_delta,
 )
 """The noisy hard sigmoid: ``h = clip(x/4 + 1/2, 0, 1)``, ``u(x) = x/4 + 1/2``, ``x_t = 2``;
 defaults ``alpha = 1.1``, ``c = 0.15`` (Gulcehre et al. 2016), ``input_s = 0.05`` and

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import equinox as eqx
 import jax
 
@@ -21,6 +19,16 @@ def init_key(owner: str, key) -> jax.Array:
 def is_inference(owner: str, field: bool, inference: bool | None) -> bool:
     """The call's ``inference`` if given, else the module's field; a Python bool."""
     return v.static_bool(owner, "inference", field if inference is None else inference)
+
+
+def ignored_noise_arguments(owner: str, key, inference) -> tuple[bool, None]:
+    """``(True, None)`` for a module without noise, whose call takes ``key`` and
+    ``inference`` as every module's does: checked (a bad value is still an error), unused."""
+    if key is not None:
+        noise_lib.as_key(owner, key)
+    if inference is not None:
+        v.static_bool(owner, "inference", inference)
+    return True, None
 
 
 def noise_key(owner: str, key) -> jax.Array:
@@ -91,6 +99,4 @@ def set_noise_scale(model, c):
 
 def check_size(owner: str, name: str, value) -> int:
     """A size (``features``, ``input_size``, ``hidden_size``), checked: a positive int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise TypeError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
+    return v.size(owner, name, value)

@@ -2,8 +2,8 @@
 noisy units, each a small ``eqx.Module`` over a pure function of :mod:`rectify_jax`.
 
 Conventions (those of ``eqx.nn.Dropout``): sizes and options go to the constructor,
-with a keyword-only ``key`` (required where parameters are drawn, accepted and unused by
-the modules without random parameters, so that any of them can be built alike);
+with a keyword-only ``key`` (required where parameters are drawn, accepted, checked and
+unused by the modules without random parameters, so that any of them can be built alike);
 parameters are array fields (``layer.p``, ``layer.negative_slope``) cast to the input's
 dtype at call time; options are static fields. A stochastic module takes its noise key
 keyword-only at call time, ``layer(x, key=key)`` (a missing key when the noise is on is
@@ -25,11 +25,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, stochastic
+from rectify_jax._src import activations, arguments, input_noise, output_noise, stochastic
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
@@ -39,7 +37,13 @@ from rectify_jax._src.units import (
     HARD_TANH_UNIT,
     NoisyUnit,
 )
-from rectify_jax.equinox._common import check_size, init_key, is_inference, noise_key
+from rectify_jax.equinox._common import (
+    check_size,
+    ignored_noise_arguments,
+    init_key,
+    is_inference,
+    noise_key,
+)
 
 Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
@@ -88,6 +92,7 @@ class PReLU(eqx.Module):
         param_dtype: DTypeLike = jnp.float32,
         key: jax.Array | None = None,
     ):
+        arguments.check_known("PReLU", locals())  # the arguments, by name
         shape = (check_size("PReLU", "features", features),)
         if callable(negative_slope_init):
             key = init_key("PReLU", key)
@@ -98,8 +103,9 @@ class PReLU(eqx.Module):
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
     ) -> jax.Array:
-        """``prelu(x)``; ``key`` and ``inference`` are accepted and ignored (no noise)."""
-        x = jnp.asarray(x)
+        """``prelu(x)``; ``key`` and ``inference`` are checked and ignored (no noise)."""
+        ignored_noise_arguments("PReLU", key, inference)
+        x = v.float_input("PReLU", x)
         return activations.prelu(x, self.negative_slope.astype(x.dtype))
 
 
@@ -125,7 +131,7 @@ class TLU(eqx.Module):
       alpha: the (initial) negative saturation value.
       learn_alpha: learn ``alpha``, one value per channel.
       param_dtype: the dtype of a learned ``alpha``.
-      key: accepted, as by every module of this package, and unused (``alpha`` starts
+      key: accepted (and checked), as by every module of this package, and unused (``alpha`` starts
         at its value).
 
     Examples:
@@ -148,7 +154,8 @@ class TLU(eqx.Module):
         param_dtype: DTypeLike = jnp.float32,
         key: jax.Array | None = None,
     ):
-        self.learn_alpha = v.static_bool("TLU", "learn_alpha", learn_alpha)
+        arguments.check_known("TLU", locals())
+        self.learn_alpha = bool(learn_alpha)
         if learn_alpha:
             if features is None:
                 raise TypeError(
@@ -163,8 +170,9 @@ class TLU(eqx.Module):
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
     ) -> jax.Array:
-        """``tlu(x)``; ``key`` and ``inference`` are accepted and ignored (no noise)."""
-        x = jnp.asarray(x)
+        """``tlu(x)``; ``key`` and ``inference`` are checked and ignored (no noise)."""
+        ignored_noise_arguments("TLU", key, inference)
+        x = v.float_input("TLU", x)
         alpha = self.alpha
         if isinstance(alpha, jax.Array):  # learned
             alpha = alpha.astype(x.dtype)
@@ -211,11 +219,11 @@ class RReLU(eqx.Module):
         inference: bool = False,
         key: jax.Array | None = None,
     ):
-        v.one_of("RReLU", "generator", generator, GENERATORS)
+        arguments.check_known("RReLU", locals())
         self.lower = lower
         self.upper = upper
         self.generator = generator
-        self.inference = v.static_bool("RReLU", "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
@@ -223,9 +231,7 @@ class RReLU(eqx.Module):
         """``rrelu(x)`` with noise from ``key``; ``inference`` overrides the field."""
         det = is_inference("RReLU", self.inference, inference)
         key = None if det else noise_key("RReLU", key)
-        return stochastic.rrelu(
-            x, key, lower=self.lower, upper=self.upper, deterministic=det, generator=self.generator
-        )
+        return stochastic.apply_rrelu("RReLU", x, key, self.lower, self.upper, det, self.generator)
 
 
 class NReLU(eqx.Module):
@@ -256,9 +262,9 @@ class NReLU(eqx.Module):
     def __init__(
         self, *, generator: Generator = "jax", inference: bool = False, key: jax.Array | None = None
     ):
-        v.one_of("NReLU", "generator", generator, GENERATORS)
+        arguments.check_known("NReLU", locals())
         self.generator = generator
-        self.inference = v.static_bool("NReLU", "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
@@ -266,34 +272,18 @@ class NReLU(eqx.Module):
         """``nrelu(x)`` with noise from ``key``; ``inference`` overrides the field."""
         det = is_inference("NReLU", self.inference, inference)
         key = None if det else noise_key("NReLU", key)
-        return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
-
-
-def _check_output_noise(owner: str, noise, residual, generator, c) -> None:
-    v.one_of(owner, "noise", noise, NOISE_KINDS)
-    v.one_of(owner, "residual", residual, RESIDUALS)
-    v.one_of(owner, "generator", generator, GENERATORS)
-    if c is not None:
-        v.nonnegative(owner, "c", c)
+        return stochastic.apply_nrelu("NReLU", x, key, det, self.generator)
 
 
 def _output_noise(owner: str, layer, unit: NoisyUnit, x, key, inference, c) -> jax.Array:
     """The body of a noisy output unit's call: ``p`` cast to the input, the noise scale
     (the field's, not trained, unless ``c`` is given), the key, the unit."""
     det = is_inference(owner, layer.inference, inference)
-    x = jnp.asarray(x)
+    x = v.float_input(owner, x)
     c = jax.lax.stop_gradient(layer.c) if c is None else c
-    return unit(
-        x,
-        None if det else noise_key(owner, key),
-        p=layer.p.astype(x.dtype),
-        alpha=layer.alpha,
-        c=c,
-        noise=layer.noise,
-        deterministic=det,
-        residual=layer.residual,
-        generator=layer.generator,
-    )
+    key = None if det else noise_key(owner, key)
+    options = output_noise.Options(layer.noise, layer.generator, layer.residual, det)
+    return output_noise.apply(owner, unit, x, key, layer.p.astype(x.dtype), layer.alpha, c, options)
 
 
 class NoisyActivation(eqx.Module):
@@ -362,7 +352,7 @@ class NoisyActivation(eqx.Module):
         key: jax.Array,
     ):
         owner = "NoisyActivation"
-        _check_output_noise(owner, noise, residual, generator, c)
+        arguments.check_known(owner, locals())
         shape = (check_size(owner, "features", features),)
         self.p = p_init(init_key(owner, key), shape, param_dtype)
         self.c = jnp.asarray(unit.c if c is None else c, param_dtype)
@@ -371,7 +361,7 @@ class NoisyActivation(eqx.Module):
         self.noise = noise
         self.residual = residual
         self.generator = generator
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self,
@@ -453,15 +443,15 @@ class NoisyHardTanh(eqx.Module):
         key: jax.Array,
     ):
         owner = "NoisyHardTanh"
-        _check_output_noise(owner, noise, residual, generator, c)
+        arguments.check_known(owner, locals())
         shape = (check_size(owner, "features", features),)
         self.p = p_init(init_key(owner, key), shape, param_dtype)
-        self.c = jnp.asarray(c, param_dtype)
+        self.c = jnp.asarray(HARD_TANH_UNIT.c if c is None else c, param_dtype)
         self.alpha = alpha
         self.noise = noise
         self.residual = residual
         self.generator = generator
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     @property
     def unit(self) -> NoisyUnit:
@@ -534,15 +524,15 @@ class NoisyHardSigmoid(eqx.Module):
         key: jax.Array,
     ):
         owner = "NoisyHardSigmoid"
-        _check_output_noise(owner, noise, residual, generator, c)
+        arguments.check_known(owner, locals())
         shape = (check_size(owner, "features", features),)
         self.p = p_init(init_key(owner, key), shape, param_dtype)
-        self.c = jnp.asarray(c, param_dtype)
+        self.c = jnp.asarray(HARD_SIGMOID_UNIT.c if c is None else c, param_dtype)
         self.alpha = alpha
         self.noise = noise
         self.residual = residual
         self.generator = generator
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     @property
     def unit(self) -> NoisyUnit:
@@ -599,13 +589,11 @@ class InputNoisy(eqx.Module):
         inference: bool = False,
         key: jax.Array | None = None,
     ):
-        v.one_of("InputNoisy", "generator", generator, GENERATORS)
-        if s is not None:
-            v.nonnegative("InputNoisy", "s", s)
+        arguments.check_known("InputNoisy", locals())
         self.unit = unit
         self.s = s
         self.generator = generator
-        self.inference = v.static_bool("InputNoisy", "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
@@ -613,7 +601,8 @@ class InputNoisy(eqx.Module):
         """:math:`h(x + s\\xi)` with noise from ``key``; ``inference`` overrides the field."""
         det = is_inference("InputNoisy", self.inference, inference)
         key = None if det else noise_key("InputNoisy", key)
-        return self.unit.input_noise(x, key, s=self.s, deterministic=det, generator=self.generator)
+        options = input_noise.Options("fixed", self.generator, det)
+        return input_noise.apply("InputNoisy", self.unit, x, key, options, s=self.s)
 
 
 class SaturatedInputNoisy(eqx.Module):
@@ -656,13 +645,11 @@ class SaturatedInputNoisy(eqx.Module):
         inference: bool = False,
         key: jax.Array | None = None,
     ):
-        v.one_of("SaturatedInputNoisy", "generator", generator, GENERATORS)
-        if s is not None:
-            v.nonnegative("SaturatedInputNoisy", "s", s)
+        arguments.check_known("SaturatedInputNoisy", locals())
         self.unit = unit
         self.s = s
         self.generator = generator
-        self.inference = v.static_bool("SaturatedInputNoisy", "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self, x: ArrayLike, *, key: jax.Array | None = None, inference: bool | None = None
@@ -670,9 +657,8 @@ class SaturatedInputNoisy(eqx.Module):
         """The saturated-input noise of ``x`` from ``key``; ``inference`` overrides the field."""
         det = is_inference("SaturatedInputNoisy", self.inference, inference)
         key = None if det else noise_key("SaturatedInputNoisy", key)
-        return self.unit.saturated_input_noise(
-            x, key, s=self.s, deterministic=det, generator=self.generator
-        )
+        options = input_noise.Options("saturated", self.generator, det)
+        return input_noise.apply("SaturatedInputNoisy", self.unit, x, key, options, s=self.s)
 
 
 class LearnedInputNoisy(eqx.Module):
@@ -726,15 +712,13 @@ class LearnedInputNoisy(eqx.Module):
         key: jax.Array,
     ):
         owner = "LearnedInputNoisy"
-        v.one_of(owner, "generator", generator, GENERATORS)
-        if c is not None:
-            v.nonnegative(owner, "c", c)
+        arguments.check_known(owner, locals())
         shape = (check_size(owner, "features", features),)
         self.p = p_init(init_key(owner, key), shape, param_dtype)
         self.c = jnp.asarray(unit.c if c is None else c, param_dtype)
         self.unit = unit
         self.generator = generator
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     def __call__(
         self,
@@ -746,13 +730,10 @@ class LearnedInputNoisy(eqx.Module):
     ) -> jax.Array:
         """:math:`h(x + \\sigma(x)\\xi)` with noise from ``key``; ``inference`` overrides
         the field, ``c`` the stored noise scale."""
-        det = is_inference("LearnedInputNoisy", self.inference, inference)
-        x = jnp.asarray(x)
-        return self.unit.learned_input_noise(
-            x,
-            None if det else noise_key("LearnedInputNoisy", key),
-            p=self.p.astype(x.dtype),
-            c=jax.lax.stop_gradient(self.c) if c is None else c,
-            deterministic=det,
-            generator=self.generator,
-        )
+        owner = "LearnedInputNoisy"
+        det = is_inference(owner, self.inference, inference)
+        x = v.float_input(owner, x)
+        key = None if det else noise_key(owner, key)
+        options = input_noise.Options("learned", self.generator, det)
+        p, c = self.p.astype(x.dtype), jax.lax.stop_gradient(self.c) if c is None else c
+        return input_noise.apply(owner, self.unit, x, key, options, p=p, c=c)

@@ -21,33 +21,28 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, cells, sequence
+from rectify_jax._src import activations, arguments, cells, sequence
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import blockwise, identity, in_float32, uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
     HARD_TANH_ALPHA,
     HARD_TANH_C,
 )
-from rectify_jax.equinox._common import check_size, init_key, is_inference, noise_key
+from rectify_jax.equinox._common import (
+    check_size,
+    ignored_noise_arguments,
+    init_key,
+    is_inference,
+    noise_key,
+)
 
 Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
 Generator = Literal["jax", "fast"]
 Gates = Literal["noisy", "hard", "soft"]
 Initializer = Callable[..., jax.Array]
-
-
-def _check_cell_options(owner, noise, residual, generator, gates, gate_c, tanh_c) -> None:
-    v.one_of(owner, "noise", noise, NOISE_KINDS)
-    v.one_of(owner, "residual", residual, RESIDUALS)
-    v.one_of(owner, "generator", generator, GENERATORS)
-    v.one_of(owner, "gates", gates, cells.GATES)
-    v.nonnegative(owner, "gate_c", gate_c)
-    v.nonnegative(owner, "tanh_c", tanh_c)
 
 
 def _init(init: Initializer, blocks: int, key, shape, dtype) -> jax.Array:
@@ -64,10 +59,11 @@ def _noise_config(cell: NoisyLSTMCell | NoisyGRUCell) -> cells.NoiseConfig:
 
 
 def _noise_inputs(
-    cell: NoisyLSTMCell | NoisyGRUCell, inference: bool | None, key
+    cell: NoisyLSTMCell | NoisyGRUCell, inference: bool | None, key, owner: str | None = None
 ) -> tuple[bool, jax.Array | None]:
-    """``(deterministic, key)`` for a call: no key is needed without noise."""
-    owner = cell.__class__.__name__
+    """``(deterministic, key)`` for a call (``owner``'s: the cell's by default): no key is
+    needed without noise."""
+    owner = cell.__class__.__name__ if owner is None else owner
     det = is_inference(owner, cell.inference, inference)
     if det or cell.gates != "noisy":
         return det, None
@@ -197,7 +193,7 @@ class NoisyLSTMCell(eqx.Module):
         key: jax.Array,
     ):
         owner = "NoisyLSTMCell"
-        _check_cell_options(owner, noise, residual, generator, gates, gate_c, tanh_c)
+        arguments.check_known(owner, locals())  # the arguments, by name
         n_in = check_size(owner, "input_size", input_size)
         hidden = check_size(owner, "hidden_size", hidden_size)
         k_ih, k_hh, k_b, k_p = jax.random.split(init_key(owner, key), 4)
@@ -212,7 +208,7 @@ class NoisyLSTMCell(eqx.Module):
         self.noise, self.gate_alpha, self.tanh_alpha = noise, gate_alpha, tanh_alpha
         self.residual, self.generator, self.gates = residual, generator, gates
         self.dtype = dtype
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     def noise_config(self) -> cells.NoiseConfig:
         """The static options of the cell's noisy units."""
@@ -258,7 +254,8 @@ class NoisyLSTMCell(eqx.Module):
         """One step ``((c, h), x) -> ((c', h'), h')``, noise from ``key``; ``inference``
         overrides the field."""
         det, key = _noise_inputs(self, inference, key)
-        return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
+        x = v.float_input("NoisyLSTMCell", x)
+        return self.step(self.fused_weights(), carry, x, key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
         """``(c, h)``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set),
@@ -350,7 +347,7 @@ class NoisyGRUCell(eqx.Module):
         key: jax.Array,
     ):
         owner = "NoisyGRUCell"
-        _check_cell_options(owner, noise, residual, generator, gates, gate_c, tanh_c)
+        arguments.check_known(owner, locals())  # the arguments, by name
         n_in = check_size(owner, "input_size", input_size)
         hidden = check_size(owner, "hidden_size", hidden_size)
         k_ih, k_hh, k_b, k_bn, k_p = jax.random.split(init_key(owner, key), 5)
@@ -366,7 +363,7 @@ class NoisyGRUCell(eqx.Module):
         self.noise, self.gate_alpha, self.tanh_alpha = noise, gate_alpha, tanh_alpha
         self.residual, self.generator, self.gates = residual, generator, gates
         self.dtype = dtype
-        self.inference = v.static_bool(owner, "inference", inference)
+        self.inference = bool(inference)
 
     def noise_config(self) -> cells.NoiseConfig:
         """The static options of the cell's noisy units."""
@@ -415,7 +412,8 @@ class NoisyGRUCell(eqx.Module):
         """One step ``(h, x) -> (h', h')``, noise from ``key``; ``inference`` overrides
         the field."""
         det, key = _noise_inputs(self, inference, key)
-        return self.step(self.fused_weights(), carry, jnp.asarray(x), key, det)
+        x = v.float_input("NoisyGRUCell", x)
+        return self.step(self.fused_weights(), carry, x, key, det)
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> jax.Array:
         """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set), else
@@ -437,7 +435,7 @@ class IRNNCell(eqx.Module):
     (``weight_ih`` ``(H, I)``, ``weight_hh`` ``(H, H)``, ``bias`` ``(H,)``;
     ``weight_ih`` LeCun normal); a step is ``cell(h, x) -> (h', h')`` with batch
     dimensions allowed, as the noisy cells, and :class:`RNN` runs it over a sequence.
-    It draws no noise: ``key`` and ``inference`` are accepted and ignored.
+    It draws no noise: ``key`` and ``inference`` are checked and ignored.
 
     Attributes:
       weight_ih: the input weights, ``(hidden_size, input_size)``.
@@ -484,6 +482,16 @@ class IRNNCell(eqx.Module):
         param_dtype: DTypeLike = jnp.float32,
         key: jax.Array,
     ):
+        arguments.check(
+            "IRNNCell",
+            scale=scale,
+            kernel_init=kernel_init,
+            bias_init=bias_init,
+            dtype=dtype,
+            param_dtype=param_dtype,
+        )
+        if recurrent_kernel_init is not None:  # None: the scaled identity
+            v.initializer("IRNNCell", "recurrent_kernel_init", recurrent_kernel_init)
         n_in = check_size("IRNNCell", "input_size", input_size)
         hidden = check_size("IRNNCell", "hidden_size", hidden_size)
         recurrent = identity(scale) if recurrent_kernel_init is None else recurrent_kernel_init
@@ -519,8 +527,9 @@ class IRNNCell(eqx.Module):
         key: jax.Array | None = None,
         inference: bool | None = None,
     ) -> tuple[jax.Array, jax.Array]:
-        """One step ``(h, x) -> (h', h')``."""
-        return self.step(self.fused_weights(), carry, jnp.asarray(x))
+        """One step ``(h, x) -> (h', h')``; ``key`` and ``inference`` are checked and ignored."""
+        ignored_noise_arguments("IRNNCell", key, inference)
+        return self.step(self.fused_weights(), carry, v.float_input("IRNNCell", x))
 
     def initialize_carry(self, input_shape: tuple[int, ...]) -> jax.Array:
         """``h``: zeros ``(*input_shape[:-1], hidden_size)`` of ``dtype`` (if set), else
@@ -598,12 +607,11 @@ class RNN(eqx.Module):
                 "RNN: cell must be a rectify_jax cell (NoisyLSTMCell, NoisyGRUCell, IRNNCell), "
                 f"got {type(cell).__name__}; scan other cells with jax.lax.scan"
             )
+        arguments.check_known("RNN", locals())
         self.cell = cell
-        self.time_major = v.static_bool("RNN", "time_major", time_major)
-        self.return_carry = v.static_bool("RNN", "return_carry", return_carry)
-        self.reverse = v.static_bool("RNN", "reverse", reverse)
-        self.keep_order = v.static_bool("RNN", "keep_order", keep_order)
-        self.unroll = check_size("RNN", "unroll", unroll)
+        self.time_major, self.return_carry = bool(time_major), bool(return_carry)
+        self.reverse, self.keep_order = bool(reverse), bool(keep_order)
+        self.unroll = int(unroll)
 
     def __call__(
         self,
@@ -620,10 +628,11 @@ class RNN(eqx.Module):
         ``(carry, outputs)`` with ``return_carry``.
         """
         cell = self.cell
+        inputs = v.float_input("RNN", inputs, "inputs")
         if isinstance(cell, IRNNCell):
-            det, key = True, None  # no noise
+            det, key = ignored_noise_arguments("RNN", key, inference)  # no noise
         else:
-            det, key = _noise_inputs(cell, inference, key)
+            det, key = _noise_inputs(cell, inference, key, "RNN")
         weights = cell.fused_weights()  # once, outside the loop
 
         def run(xs, keep_carries):

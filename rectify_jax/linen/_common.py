@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
 import jax
 
-from rectify_jax._src.noise import fill_noise_scale
+from rectify_jax._src import arguments
+from rectify_jax._src.noise import as_key, fill_noise_scale
 
 NOISE_SCALE = "noise_scale"
 """The variable collection holding every noisy module's noise scale (not trained).
 
 Optional: applied with ``{"params": params}`` alone, a module uses the default of its
 ``c`` attribute (``gate_c`` / ``tanh_c`` for cells)."""
+
+
+def check_fields(module: nn.Module) -> None:
+    """Checks the module's fields, its constructor's arguments, at construction
+    (``__post_init__``): every field with a rule in :func:`rectify_jax._src.arguments.check`."""
+    fields = dataclasses.fields(module)  # pyright: ignore[reportArgumentType]
+    values = {f.name: getattr(module, f.name) for f in fields}
+    arguments.check_known(module.__class__.__name__, values)
 
 
 def noise_key(module: nn.Module, rng: jax.Array | None = None, collection: str | None = None):
@@ -24,7 +34,7 @@ def noise_key(module: nn.Module, rng: jax.Array | None = None, collection: str |
     error: ``make_rng`` would silently fall back to ``"params"``.
     """
     if rng is not None:
-        return rng
+        return as_key(module.__class__.__name__, rng, "rng")
     stream: str = module.rng_collection if collection is None else collection
     if not module.has_rng(stream):
         raise ValueError(

@@ -20,11 +20,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, stochastic
+from rectify_jax._src import activations, input_noise, output_noise, stochastic
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
@@ -34,7 +32,7 @@ from rectify_jax._src.units import (
     HARD_TANH_UNIT,
     NoisyUnit,
 )
-from rectify_jax.linen._common import noise_key, noise_scale
+from rectify_jax.linen._common import check_fields, noise_key, noise_scale
 
 Initializer = nn.initializers.Initializer
 Noise = Literal["half_normal", "normal"]
@@ -70,9 +68,13 @@ class PReLU(nn.Module):
     negative_slope_init: float | Initializer = 0.25
     param_dtype: DTypeLike = jnp.float32
 
+    def __post_init__(self):
+        check_fields(self)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: ArrayLike) -> jax.Array:
-        x = jnp.asarray(x)
+        x = v.float_input(self.__class__.__name__, x)
         init = self.negative_slope_init
         init = init if callable(init) else nn.initializers.constant(init)
         slope = self.param("negative_slope", init, (jnp.shape(x)[-1],), self.param_dtype)
@@ -102,9 +104,13 @@ class TLU(nn.Module):
     learn_alpha: bool = False
     param_dtype: DTypeLike = jnp.float32
 
+    def __post_init__(self):
+        check_fields(self)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: ArrayLike) -> jax.Array:
-        x = jnp.asarray(x)
+        x = v.float_input(self.__class__.__name__, x)
         alpha: ArrayLike = self.alpha
         if self.learn_alpha:
             init = nn.initializers.constant(self.alpha)
@@ -142,7 +148,7 @@ class RReLU(nn.Module):
     rng_collection: str = "noise"
 
     def __post_init__(self):
-        v.one_of("RReLU", "generator", self.generator, GENERATORS)
+        check_fields(self)
         super().__post_init__()
 
     @nn.compact
@@ -151,8 +157,8 @@ class RReLU(nn.Module):
     ) -> jax.Array:
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         key = None if det else noise_key(self, rng)
-        return stochastic.rrelu(
-            x, key, lower=self.lower, upper=self.upper, deterministic=det, generator=self.generator
+        return stochastic.apply_rrelu(
+            self.__class__.__name__, x, key, self.lower, self.upper, det, self.generator
         )
 
 
@@ -179,7 +185,7 @@ class NReLU(nn.Module):
     rng_collection: str = "noise"
 
     def __post_init__(self):
-        v.one_of("NReLU", "generator", self.generator, GENERATORS)
+        check_fields(self)
         super().__post_init__()
 
     @nn.compact
@@ -188,7 +194,7 @@ class NReLU(nn.Module):
     ) -> jax.Array:
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         key = None if det else noise_key(self, rng)
-        return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
+        return stochastic.apply_nrelu(self.__class__.__name__, x, key, det, self.generator)
 
 
 def _output_noise(
@@ -196,38 +202,21 @@ def _output_noise(
 ) -> jax.Array:
     """The body of a noisy output unit's call: ``p``, the noise scale, the key, the unit,
     and what diagnostics read (sown inputs, a perturbation of the output)."""
+    owner = module.__class__.__name__
     det = nn.merge_param("deterministic", module.deterministic, deterministic)
-    x = jnp.asarray(x)
+    x = v.float_input(owner, x)
     p = module.param("p", module.p_init, (jnp.shape(x)[-1],), module.param_dtype).astype(x.dtype)
     stored = noise_scale(module, "c", unit.c if module.c is None else module.c)
     c = stored if c is None else c
     key = None if det else noise_key(module, rng)
-    y = unit(
-        x,
-        key,
-        p=p,
-        alpha=module.alpha,
-        c=c,
-        noise=module.noise,
-        deterministic=det,
-        residual=module.residual,
-        generator=module.generator,
-    )
+    options = output_noise.Options(module.noise, module.generator, module.residual, det)
+    y = output_noise.apply(owner, unit, x, key, p, module.alpha, c, options)
     if not det and not module.is_initializing():
         # For diagnostics: no-ops unless the collections are mutable
         # (apply(..., mutable=["intermediates", "perturbations"])).
         module.sow("intermediates", "noisy_inputs", {"x": x, "key": key, "p": p, "c": c})
         y = module.perturb("output", y)
     return y
-
-
-def _check_output_noise(module: nn.Module) -> None:
-    owner = module.__class__.__name__
-    v.one_of(owner, "noise", module.noise, NOISE_KINDS)
-    v.one_of(owner, "residual", module.residual, RESIDUALS)
-    v.one_of(owner, "generator", module.generator, GENERATORS)
-    if module.c is not None:
-        v.nonnegative(owner, "c", module.c)
 
 
 class NoisyActivation(nn.Module):
@@ -273,7 +262,7 @@ class NoisyActivation(nn.Module):
     param_dtype: DTypeLike = jnp.float32
 
     def __post_init__(self):
-        _check_output_noise(self)
+        check_fields(self)
         super().__post_init__()
 
     @nn.compact
@@ -335,7 +324,7 @@ class NoisyHardTanh(nn.Module):
     param_dtype: DTypeLike = jnp.float32
 
     def __post_init__(self):
-        _check_output_noise(self)
+        check_fields(self)
         super().__post_init__()
 
     @property
@@ -383,7 +372,7 @@ class NoisyHardSigmoid(nn.Module):
     param_dtype: DTypeLike = jnp.float32
 
     def __post_init__(self):
-        _check_output_noise(self)
+        check_fields(self)
         super().__post_init__()
 
     @property
@@ -431,9 +420,7 @@ class InputNoisy(nn.Module):
     rng_collection: str = "noise"
 
     def __post_init__(self):
-        v.one_of(type(self).__name__, "generator", self.generator, GENERATORS)
-        if self.s is not None:
-            v.nonnegative(type(self).__name__, "s", self.s)
+        check_fields(self)
         super().__post_init__()
 
     @nn.compact
@@ -442,7 +429,8 @@ class InputNoisy(nn.Module):
     ) -> jax.Array:
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         key = None if det else noise_key(self, rng)
-        return self.unit.input_noise(x, key, s=self.s, deterministic=det, generator=self.generator)
+        options = input_noise.Options("fixed", self.generator, det)
+        return input_noise.apply(self.__class__.__name__, self.unit, x, key, options, s=self.s)
 
 
 class SaturatedInputNoisy(InputNoisy):
@@ -466,9 +454,8 @@ class SaturatedInputNoisy(InputNoisy):
     ) -> jax.Array:
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
         key = None if det else noise_key(self, rng)
-        return self.unit.saturated_input_noise(
-            x, key, s=self.s, deterministic=det, generator=self.generator
-        )
+        options = input_noise.Options("saturated", self.generator, det)
+        return input_noise.apply(self.__class__.__name__, self.unit, x, key, options, s=self.s)
 
 
 class LearnedInputNoisy(nn.Module):
@@ -505,9 +492,7 @@ class LearnedInputNoisy(nn.Module):
     param_dtype: DTypeLike = jnp.float32
 
     def __post_init__(self):
-        v.one_of("LearnedInputNoisy", "generator", self.generator, GENERATORS)
-        if self.c is not None:
-            v.nonnegative("LearnedInputNoisy", "c", self.c)
+        check_fields(self)
         super().__post_init__()
 
     @nn.compact
@@ -519,16 +504,12 @@ class LearnedInputNoisy(nn.Module):
         rng: jax.Array | None = None,
         c: ArrayLike | None = None,
     ) -> jax.Array:
+        owner = self.__class__.__name__
         det = nn.merge_param("deterministic", self.deterministic, deterministic)
-        x = jnp.asarray(x)
+        x = v.float_input(owner, x)
         p = self.param("p", self.p_init, (jnp.shape(x)[-1],), self.param_dtype).astype(x.dtype)
         stored = noise_scale(self, "c", self.unit.c if self.c is None else self.c)
         key = None if det else noise_key(self, rng)
-        return self.unit.learned_input_noise(
-            x,
-            key,
-            p=p,
-            c=stored if c is None else c,
-            deterministic=det,
-            generator=self.generator,
-        )
+        options = input_noise.Options("learned", self.generator, det)
+        c = stored if c is None else c
+        return input_noise.apply(owner, self.unit, x, key, options, p=p, c=c)

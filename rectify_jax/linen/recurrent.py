@@ -19,18 +19,16 @@ import jax.numpy as jnp
 from flax.core.scope import PRNGSequenceFilter
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, cells, sequence
+from rectify_jax._src import activations, arguments, cells, sequence
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import identity, in_float32, uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
     HARD_TANH_ALPHA,
     HARD_TANH_C,
 )
-from rectify_jax.linen._common import NOISE_SCALE, noise_key, noise_scale
+from rectify_jax.linen._common import NOISE_SCALE, check_fields, noise_key, noise_scale
 
 Initializer = nn.initializers.Initializer
 Noise = Literal["half_normal", "normal"]
@@ -82,13 +80,8 @@ class _NoisyCell(nn.RNNCellBase):
     rng_collection: str = "noise"
 
     def __post_init__(self):
-        owner = self.__class__.__name__
-        v.one_of(owner, "noise", self.noise, NOISE_KINDS)
-        v.one_of(owner, "residual", self.residual, RESIDUALS)
-        v.one_of(owner, "generator", self.generator, GENERATORS)
-        v.one_of(owner, "gates", self.gates, cells.GATES)
-        v.nonnegative(owner, "gate_c", self.gate_c)
-        v.nonnegative(owner, "tanh_c", self.tanh_c)
+        v.size(self.__class__.__name__, "features", self.features)
+        check_fields(self)
         super().__post_init__()
 
     @nn.nowrap
@@ -207,7 +200,7 @@ class NoisyLSTMCell(_NoisyCell):
     ) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
         """One step. ``deterministic`` here overrides the attribute; ``rng`` replaces the
         stream; ``noise`` is the step's noise drawn ahead (what :class:`RNN` passes)."""
-        inputs = jnp.asarray(inputs)
+        inputs = v.float_input(self.__class__.__name__, inputs, "inputs")
         n_in = jnp.shape(inputs)[-1]
         w_i = [self._dense(name, False, False)(n_in)[0] for name in cells.LSTM_INPUT]
         w_h, b = zip(
@@ -283,7 +276,7 @@ class NoisyGRUCell(_NoisyCell):
         noise: Any = None,
     ) -> tuple[jax.Array, jax.Array]:
         """One step; the arguments as for :meth:`NoisyLSTMCell.__call__`."""
-        inputs = jnp.asarray(inputs)
+        inputs = v.float_input(self.__class__.__name__, inputs, "inputs")
         n_in = jnp.shape(inputs)[-1]
         w_i, b_i = zip(*(self._dense(n, True, False)(n_in) for n in cells.GRU_INPUT), strict=True)
         hr, hz, hn = (
@@ -361,6 +354,15 @@ class RNN(nn.Module):
     keep_order: bool = False
     unroll: int = 1
 
+    def __post_init__(self):
+        if not isinstance(self.cell, nn.RNNCellBase):
+            raise TypeError(
+                "RNN: cell must be a flax.linen RNN cell (an nn.RNNCellBase such as "
+                f"NoisyLSTMCell or nn.LSTMCell), got {v.shown(self.cell)}"
+            )
+        check_fields(self)
+        super().__post_init__()
+
     @nn.compact
     def __call__(
         self,
@@ -380,6 +382,7 @@ class RNN(nn.Module):
         (each overrides the attribute of its name), plus, for a noisy cell, ``rng`` (a key
         replacing the stream) and ``deterministic`` (overrides the cell's)."""
         cell = self.cell
+        inputs = v.float_input("RNN", inputs, "inputs")
         time_major = self.time_major if time_major is None else time_major
         det, key = False, None  # a noisy cell's; other cells take neither
         if isinstance(cell, _NoisyCell):
@@ -517,6 +520,13 @@ class IRNNCell(nn.SimpleCell):
     recurrent_kernel_init: Initializer | None = None  # type: ignore[assignment]
 
     def __post_init__(self):
+        v.size(self.__class__.__name__, "features", self.features)
+        arguments.check(self.__class__.__name__, scale=self.scale)
         if self.recurrent_kernel_init is None:
             object.__setattr__(self, "recurrent_kernel_init", identity(self.scale))
         super().__post_init__()
+
+    def __call__(self, carry: jax.Array, inputs: ArrayLike) -> tuple[jax.Array, jax.Array]:
+        """One step ``(h, inputs) -> (h', h')``: ``flax.linen.SimpleCell``'s, on checked
+        inputs."""
+        return super().__call__(carry, v.float_input(self.__class__.__name__, inputs, "inputs"))

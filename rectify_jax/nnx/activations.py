@@ -22,11 +22,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, stochastic
+from rectify_jax._src import activations, arguments, input_noise, output_noise, stochastic
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
@@ -41,6 +39,7 @@ from rectify_jax.nnx._common import (
     RngSource,
     call_key,
     capturing,
+    check_source,
     is_deterministic,
     need_params,
     noise_stream,
@@ -64,21 +63,6 @@ def _one_per_feature(owner: str, rngs: RngSource, init, features: int | None, dt
     if not callable(init):
         return nnx.Param(jnp.full((features,), init, dtype))
     return nnx.Param(init(need_params(owner, param_rngs(owner, rngs)).params(), (features,), dtype))
-
-
-def _check_stochastic(owner: str, generator: str, deterministic: bool) -> bool:
-    """Checks what every stochastic layer takes; returns ``deterministic`` as a bool."""
-    v.one_of(owner, "generator", generator, GENERATORS)
-    return v.static_bool(owner, "deterministic", deterministic)
-
-
-def _check_output_noise(owner: str, noise: str, residual: str, generator: str, c, det) -> bool:
-    """Checks the options of a noisy output unit; returns ``deterministic`` as a bool."""
-    v.one_of(owner, "noise", noise, NOISE_KINDS)
-    v.one_of(owner, "residual", residual, RESIDUALS)
-    if c is not None:
-        v.nonnegative(owner, "c", c)
-    return _check_stochastic(owner, generator, det)
 
 
 class PReLU(nnx.Module):
@@ -120,6 +104,8 @@ class PReLU(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
+        arguments.check_known("PReLU", locals())  # the arguments, by name
+        check_source("PReLU", rngs)
         self.features = features
         self.param_dtype = param_dtype
         self.negative_slope = _one_per_feature(
@@ -127,7 +113,7 @@ class PReLU(nnx.Module):
         )
 
     def __call__(self, x: ArrayLike) -> jax.Array:
-        x = jnp.asarray(x)
+        x = v.float_input("PReLU", x)
         return activations.prelu(x, self.negative_slope[...].astype(x.dtype))
 
 
@@ -168,6 +154,8 @@ class TLU(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
+        arguments.check_known("TLU", locals())
+        check_source("TLU", rngs)
         self.features = features
         self.learn_alpha = learn_alpha
         self.param_dtype = param_dtype
@@ -178,7 +166,7 @@ class TLU(nnx.Module):
             self.alpha = alpha
 
     def __call__(self, x: ArrayLike) -> jax.Array:
-        x = jnp.asarray(x)
+        x = v.float_input("TLU", x)
         alpha = self.alpha
         if isinstance(alpha, nnx.Param):
             return activations.tlu(x, alpha=alpha[...].astype(x.dtype))
@@ -228,10 +216,11 @@ class RReLU(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
+        arguments.check_known("RReLU", locals())
         self.features = features
         self.lower, self.upper = lower, upper
         self.generator = generator
-        self.deterministic = _check_stochastic("RReLU", generator, deterministic)
+        self.deterministic = v.static_bool("RReLU", "deterministic", deterministic)
         self.rng_collection = rng_collection
         self.rngs = noise_stream("RReLU", rngs, rng_collection)
 
@@ -241,9 +230,7 @@ class RReLU(nnx.Module):
         """Applies the layer; ``deterministic`` and ``rngs`` here override the module's."""
         det = is_deterministic(self, deterministic)
         key = call_key(self, det, rngs)
-        return stochastic.rrelu(
-            x, key, lower=self.lower, upper=self.upper, deterministic=det, generator=self.generator
-        )
+        return stochastic.apply_rrelu("RReLU", x, key, self.lower, self.upper, det, self.generator)
 
 
 class NReLU(nnx.Module):
@@ -281,9 +268,10 @@ class NReLU(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
+        arguments.check_known("NReLU", locals())
         self.features = features
         self.generator = generator
-        self.deterministic = _check_stochastic("NReLU", generator, deterministic)
+        self.deterministic = v.static_bool("NReLU", "deterministic", deterministic)
         self.rng_collection = rng_collection
         self.rngs = noise_stream("NReLU", rngs, rng_collection)
 
@@ -293,28 +281,20 @@ class NReLU(nnx.Module):
         """Applies the layer; ``deterministic`` and ``rngs`` here override the module's."""
         det = is_deterministic(self, deterministic)
         key = call_key(self, det, rngs)
-        return stochastic.nrelu(x, key, deterministic=det, generator=self.generator)
+        return stochastic.apply_nrelu("NReLU", x, key, det, self.generator)
 
 
 def _output_noise(module, x: ArrayLike, deterministic, rngs, c) -> jax.Array:
     """The call of a noisy output unit, and what diagnostics read inside ``nnx.capture``
     (its inputs sown as ``"noisy_inputs"``, a perturbation of its output)."""
+    owner = type(module).__name__
     det = is_deterministic(module, deterministic)
-    x = jnp.asarray(x)
+    x = v.float_input(owner, x)
     p = module.p[...].astype(x.dtype)
     c = module.c[...] if c is None else c
     key = call_key(module, det, rngs)
-    y = module.unit(
-        x,
-        key,
-        p=p,
-        alpha=module.alpha,
-        c=c,
-        noise=module.noise,
-        deterministic=det,
-        residual=module.residual,
-        generator=module.generator,
-    )
+    options = output_noise.Options(module.noise, module.generator, module.residual, det)
+    y = output_noise.apply(owner, module.unit, x, key, p, module.alpha, c, options)
     if not det and capturing(module):
         module.sow(nnx.Intermediate, "noisy_inputs", {"x": x, "key": key, "p": p, "c": c})
         y = module.perturb("output", y)
@@ -382,7 +362,8 @@ class NoisyActivation(nnx.Module):
         rngs: RngSource = None,
     ):
         owner = "NoisyActivation"
-        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        arguments.check_known(owner, locals())
+        det = v.static_bool(owner, "deterministic", deterministic)
         self.features = features
         self.unit = unit
         self.alpha = alpha
@@ -470,7 +451,8 @@ class NoisyHardTanh(nnx.Module):
         rngs: RngSource = None,
     ):
         owner = "NoisyHardTanh"
-        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        arguments.check_known(owner, locals())
+        det = v.static_bool(owner, "deterministic", deterministic)
         self.features = features
         self.unit = HARD_TANH_UNIT
         self.alpha = alpha
@@ -533,7 +515,8 @@ class NoisyHardSigmoid(nnx.Module):
         rngs: RngSource = None,
     ):
         owner = "NoisyHardSigmoid"
-        det = _check_output_noise(owner, noise, residual, generator, c, deterministic)
+        arguments.check_known(owner, locals())
+        det = v.static_bool(owner, "deterministic", deterministic)
         self.features = features
         self.unit = HARD_SIGMOID_UNIT
         self.alpha = alpha
@@ -597,13 +580,12 @@ class InputNoisy(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
-        if s is not None:
-            v.nonnegative("InputNoisy", "s", s)
+        arguments.check_known("InputNoisy", locals())
         self.features = features
         self.unit = unit
         self.s = s
         self.generator = generator
-        self.deterministic = _check_stochastic("InputNoisy", generator, deterministic)
+        self.deterministic = v.static_bool("InputNoisy", "deterministic", deterministic)
         self.rng_collection = rng_collection
         self.rngs = noise_stream("InputNoisy", rngs, rng_collection)
 
@@ -613,7 +595,8 @@ class InputNoisy(nnx.Module):
         """Applies the layer; ``deterministic`` and ``rngs`` here override the module's."""
         det = is_deterministic(self, deterministic)
         key = call_key(self, det, rngs)
-        return self.unit.input_noise(x, key, s=self.s, deterministic=det, generator=self.generator)
+        options = input_noise.Options("fixed", self.generator, det)
+        return input_noise.apply("InputNoisy", self.unit, x, key, options, s=self.s)
 
 
 class SaturatedInputNoisy(nnx.Module):
@@ -645,13 +628,12 @@ class SaturatedInputNoisy(nnx.Module):
         rng_collection: str = "noise",
         rngs: RngSource = None,
     ):
-        if s is not None:
-            v.nonnegative("SaturatedInputNoisy", "s", s)
+        arguments.check_known("SaturatedInputNoisy", locals())
         self.features = features
         self.unit = unit
         self.s = s
         self.generator = generator
-        self.deterministic = _check_stochastic("SaturatedInputNoisy", generator, deterministic)
+        self.deterministic = v.static_bool("SaturatedInputNoisy", "deterministic", deterministic)
         self.rng_collection = rng_collection
         self.rngs = noise_stream("SaturatedInputNoisy", rngs, rng_collection)
 
@@ -661,9 +643,8 @@ class SaturatedInputNoisy(nnx.Module):
         """Applies the layer; ``deterministic`` and ``rngs`` here override the module's."""
         det = is_deterministic(self, deterministic)
         key = call_key(self, det, rngs)
-        return self.unit.saturated_input_noise(
-            x, key, s=self.s, deterministic=det, generator=self.generator
-        )
+        options = input_noise.Options("saturated", self.generator, det)
+        return input_noise.apply("SaturatedInputNoisy", self.unit, x, key, options, s=self.s)
 
 
 class LearnedInputNoisy(nnx.Module):
@@ -715,12 +696,11 @@ class LearnedInputNoisy(nnx.Module):
         param_dtype: DTypeLike = jnp.float32,
         rngs: RngSource = None,
     ):
-        if c is not None:
-            v.nonnegative("LearnedInputNoisy", "c", c)
+        arguments.check_known("LearnedInputNoisy", locals())
         self.features = features
         self.unit = unit
         self.generator = generator
-        self.deterministic = _check_stochastic("LearnedInputNoisy", generator, deterministic)
+        self.deterministic = v.static_bool("LearnedInputNoisy", "deterministic", deterministic)
         self.rng_collection = rng_collection
         self.param_dtype = param_dtype
         self.p = _one_per_feature("LearnedInputNoisy", rngs, p_init, features, param_dtype)
@@ -737,13 +717,8 @@ class LearnedInputNoisy(nnx.Module):
     ) -> jax.Array:
         """Applies the layer; ``deterministic``, ``rngs`` and ``c`` here override the module's."""
         det = is_deterministic(self, deterministic)
-        x = jnp.asarray(x)
+        x = v.float_input("LearnedInputNoisy", x)
         key = call_key(self, det, rngs)
-        return self.unit.learned_input_noise(
-            x,
-            key,
-            p=self.p[...].astype(x.dtype),
-            c=self.c[...] if c is None else c,
-            deterministic=det,
-            generator=self.generator,
-        )
+        options = input_noise.Options("learned", self.generator, det)
+        p, c = self.p[...].astype(x.dtype), self.c[...] if c is None else c
+        return input_noise.apply("LearnedInputNoisy", self.unit, x, key, options, p=p, c=c)

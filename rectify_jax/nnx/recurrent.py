@@ -21,11 +21,9 @@ from flax import nnx
 from flax.nnx.nn.recurrent import default_kernel_init, modified_orthogonal
 from jax.typing import ArrayLike, DTypeLike
 
-from rectify_jax._src import activations, cells, sequence
+from rectify_jax._src import activations, arguments, cells, sequence
 from rectify_jax._src import validation as v
 from rectify_jax._src.initializers import identity, in_float32, uniform_range
-from rectify_jax._src.noise import GENERATORS, NOISE_KINDS
-from rectify_jax._src.output_noise import RESIDUALS
 from rectify_jax._src.units import (
     HARD_SIGMOID_ALPHA,
     HARD_SIGMOID_C,
@@ -48,17 +46,6 @@ Noise = Literal["half_normal", "normal"]
 Residual = Literal["noise", "key"]
 Generator = Literal["jax", "fast"]
 Gates = Literal["noisy", "hard", "soft"]
-
-
-def _check_options(owner: str, noise, residual, generator, gates, gate_c, tanh_c, det) -> bool:
-    """Checks the options of a noisy cell; returns ``deterministic`` as a bool."""
-    v.one_of(owner, "noise", noise, NOISE_KINDS)
-    v.one_of(owner, "residual", residual, RESIDUALS)
-    v.one_of(owner, "generator", generator, GENERATORS)
-    v.one_of(owner, "gates", gates, cells.GATES)
-    v.nonnegative(owner, "gate_c", gate_c)
-    v.nonnegative(owner, "tanh_c", tanh_c)
-    return v.static_bool(owner, "deterministic", det)
 
 
 def _initial_carry(cell, input_shape, rngs, carry_init, parts: int) -> Any:
@@ -228,9 +215,8 @@ class NoisyLSTMCell(_NoisyCell):
         rngs: RngSource,
     ):
         owner = "NoisyLSTMCell"
-        det = _check_options(
-            owner, noise, residual, generator, gates, gate_c, tanh_c, deterministic
-        )
+        arguments.check_known(owner, locals())  # the arguments, by name
+        det = v.static_bool(owner, "deterministic", deterministic)
         self.in_features = in_features
         self.hidden_features = hidden_features
         self.noise = noise
@@ -314,6 +300,7 @@ class NoisyLSTMCell(_NoisyCell):
         """One step, also returning the inputs of the five noisy units (named as in
         ``cells.LSTM_P``), for diagnostics; the arguments are :meth:`__call__`'s."""
         det = is_deterministic(self, deterministic)
+        inputs = v.float_input(type(self).__name__, inputs, "inputs")
         key = self._step_key(det, rngs, noise)
         return self._pure_step(self._fused(), self._scales(), carry, inputs, key, noise, det)
 
@@ -403,9 +390,8 @@ class NoisyGRUCell(_NoisyCell):
         rngs: RngSource,
     ):
         owner = "NoisyGRUCell"
-        det = _check_options(
-            owner, noise, residual, generator, gates, gate_c, tanh_c, deterministic
-        )
+        arguments.check_known(owner, locals())  # the arguments, by name
+        det = v.static_bool(owner, "deterministic", deterministic)
         self.in_features = in_features
         self.hidden_features = hidden_features
         self.noise = noise
@@ -485,6 +471,7 @@ class NoisyGRUCell(_NoisyCell):
         """One step, also returning the inputs of the three noisy units (named as in
         ``cells.GRU_P``), for diagnostics; the arguments are :meth:`__call__`'s."""
         det = is_deterministic(self, deterministic)
+        inputs = v.float_input(type(self).__name__, inputs, "inputs")
         key = self._step_key(det, rngs, noise)
         return self._pure_step(self._fused(), self._scales(), carry, inputs, key, noise, det)
 
@@ -599,6 +586,23 @@ class RNN(nnx.Module):
         broadcast_rngs: Any = None,
         rngs: nnx.Rngs | nnx.RngStream | bool = True,
     ):
+        if not isinstance(cell, nnx.RNNCellBase):
+            raise TypeError(
+                "RNN: cell must be an nnx RNN cell (an nnx.RNNCellBase such as NoisyLSTMCell "
+                f"or nnx.LSTMCell), got {v.shown(cell)}"
+            )
+        if not isinstance(rngs, (nnx.Rngs, nnx.RngStream, bool)):
+            raise TypeError(
+                f"RNN: rngs must be an nnx.Rngs, an nnx.RngStream or a bool, got {v.shown(rngs)}"
+            )
+        arguments.check(
+            "RNN",
+            time_major=time_major,
+            return_carry=return_carry,
+            reverse=reverse,
+            keep_order=keep_order,
+            unroll=unroll,
+        )
         self.cell = cell
         self.time_major = time_major
         self.return_carry = return_carry
@@ -647,6 +651,7 @@ class RNN(nnx.Module):
         initialises the carry. ``initial_carry`` defaults to ``cell.initialize_carry``.
         Another cell is run by ``flax.nnx.RNN`` with these arguments."""
         cell = self.cell
+        inputs = v.float_input("RNN", inputs, "inputs")
         if not isinstance(cell, _NoisyCell):
             if deterministic is not None:
                 raise TypeError(
@@ -736,6 +741,9 @@ class IRNNCell(nnx.SimpleCell):
         rngs: RngSource,
         **kwargs: Any,
     ):
+        arguments.check(
+            "IRNNCell", in_features=in_features, hidden_features=hidden_features, scale=scale
+        )
         kwargs.setdefault("activation_fn", activations.relu)
         kwargs.setdefault("bias_init", nnx.initializers.zeros_init())
         if not isinstance(rngs, nnx.Rngs):  # a key or an RngStream, as for the other layers
@@ -743,3 +751,7 @@ class IRNNCell(nnx.SimpleCell):
         super().__init__(
             in_features, hidden_features, recurrent_kernel_init=identity(scale), rngs=rngs, **kwargs
         )
+
+    def __call__(self, carry: jax.Array, inputs: ArrayLike) -> tuple[jax.Array, jax.Array]:  # pyright: ignore[reportIncompatibleMethodOverride]
+        """One step ``(h, inputs) -> (h', h')``: ``nnx.SimpleCell``'s, on checked inputs."""
+        return super().__call__(carry, v.float_input("IRNNCell", inputs, "inputs"))
