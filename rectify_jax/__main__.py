@@ -10,29 +10,52 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
 import rectify_jax as rj
+from rectify_jax import cli
 from rectify_jax._src import registry
+
+PROG = "python -m rectify_jax"
 
 
 def _row(name: str, values) -> str:
     return f"{name:<34}" + "".join(f"{float(v):>9.4f}" for v in values)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m rectify_jax``, with the CLI's one-line errors."""
     assert __doc__ is not None  # the module's docstring is the description
-    parser = argparse.ArgumentParser(
-        prog="python -m rectify_jax", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser = cli.Parser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--samples", type=int, default=10_000, help="Monte-Carlo keys (default 10000)"
+        "--seed",
+        type=cli.whole_number("--seed", 0, 2**32 - 1),
+        default=0,
+        help="PRNG seed, 0 to 4294967295 (default 0)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--samples",
+        type=cli.whole_number("--samples", 1),
+        default=10_000,
+        help="Monte-Carlo keys, >= 1 (default 10000)",
+    )
+    parser.set_defaults(fn=_tour, sizes="give fewer --samples")
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the tour with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    A bad option is one line on stderr and exit code 2, Ctrl-C one line and 130, as for
+    the ``rectify-jax`` command (:func:`rectify_jax.cli.execute`).
+    """
+    return cli.execute(build_parser, argv)
+
+
+def _tour(args) -> int:
     key = jax.random.key(args.seed)
     print(f"rectify_jax {rj.__version__} | jax {jax.__version__} | {jax.devices()[0].platform}")
     x = jnp.array([-3.0, -1.5, -0.5, 0.0, 0.5, 1.5, 3.0])
@@ -68,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         "In saturation the mean matches the test-time value, and the gradient keeps a\n"
         "random stochastic part on top of the linear path instead of vanishing."
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,8 +1,10 @@
 """The ``rectify-jax`` command: list, plot, reproduce, data-parallel, bench.
 
 A user's mistake (a bad option value, an unknown name, an output path that cannot be
-written, a missing optional dependency) is answered with one line on stderr and exit
-code 2, before any training starts; Ctrl-C ends with one line and exit code 130.
+written, a results folder in use by another run, a missing optional dependency) is
+answered with one line on stderr and exit code 2, before any training starts; a result
+that cannot be written (a full disk) with one line and exit code 1; Ctrl-C with one line
+and exit code 130. :func:`execute` is that one path, for ``python -m rectify_jax`` too.
 
 A command imports only what it uses: the parser names every benchmark with its one-line
 help, and a benchmark's module (its options, its description) is imported only when that
@@ -12,12 +14,20 @@ benchmark is named on the command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib.util
 import json
 import os
 import pathlib
+import shlex
+import socket
 import sys
+import time
+from collections.abc import Callable, Sequence
 from typing import cast
+
+import jax  # already loaded by the package; for its error type only
 
 PROG = "rectify-jax"
 
@@ -26,7 +36,7 @@ class UsageError(Exception):
     """A mistake in the command line: reported in one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block) and exit code 2."""
 
     def error(self, message: str):
@@ -114,19 +124,50 @@ def _writable_file(arg: str, value: str) -> pathlib.Path:
     return path
 
 
-def _positive(arg: str):
+def whole_number(arg: str, minimum: int, maximum: int | None = None):
+    """An argparse ``type``: a whole number from ``minimum`` (to ``maximum``), else one line.
+
+    Examples:
+      >>> whole_number("--seeds", 1)("5")
+      5
+    """
+    span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{arg} must be a whole number >= 1, got {text!r}"
+                f"{arg} must be a whole number {span}, got {text!r}"
             ) from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{arg} must be >= 1, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{arg} must be {span}, got {value}")
         return value
 
     return parse
+
+
+def _positive(arg: str):
+    return whole_number(arg, 1)
+
+
+def _split_host_port(text: str) -> tuple[str, int]:
+    """``"host:port"`` as ``(host, port)``; ``ValueError`` in words if it is not one."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"--coordinator must be HOST:PORT with a port from 1 to 65535 (e.g. "
+            f"127.0.0.1:12355), got {text!r}"
+        )
+    return host.strip("[]"), int(port)  # [::1]:12355 is IPv6 host ::1
+
+
+def _host_port(text: str) -> str:
+    try:
+        _split_host_port(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -174,27 +215,45 @@ def _reproduce(args) -> int:
     out = _writable_folder("--out", args.out)
     report = _writable_file("--report", args.report) if args.report else None
 
-    from rectify_jax.experiments import Progress, compose_report, reproduce
+    from rectify_jax.experiments import Progress, _common, compose_report, reproduce
 
-    args._interrupted_hint = (
-        f"interrupted: finished seeds are kept in {out}; rerun the same command to resume"
-    )
-    with Progress(enabled=not args.no_progress) as progress:
-        for name in names:
-            reproduce(
-                name,
-                out=out,
-                seeds=args.seeds,
-                steps=args.steps,
-                quick=args.quick,
-                progress=progress,
+    args.kept_in = out  # what an interrupted or failed run says it keeps
+
+    def waiting(holder: str) -> None:
+        print(
+            f"{PROG}: --out {args.out!r} is in use by {holder}; waiting for it to finish",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = _common.lock_folder(
+                out, wait=args.wait, command=args.command_line, on_wait=waiting
             )
-    text = compose_report(out)
-    (out / "REPORT.md").write_text(text)  # figure links are relative to ``out``
-    if report is not None and report.resolve() != (out / "REPORT.md").resolve():
-        report.write_text(text.replace("](", f"]({_rel(out, report)}"))
-    for name in names:
-        print((out / name / "section.md").read_text())
+            stack.enter_context(lock)
+        except _common.FolderLocked as e:
+            raise UsageError(
+                f"--out {args.out!r} is in use by {e.holder}; let that run finish (or add "
+                "--wait to wait for it), or give another --out"
+            ) from None
+        with Progress(enabled=not args.no_progress) as progress:
+            for name in names:
+                reproduce(
+                    name,
+                    out=out,
+                    seeds=args.seeds,  # None: 5, or 1 with --quick
+                    steps=args.steps,
+                    quick=args.quick,
+                    progress=progress,
+                )
+        text = compose_report(out)
+        _common.write_atomic(out / "REPORT.md", text)  # figure links are relative to ``out``
+        if report is not None and report.resolve() != (out / "REPORT.md").resolve():
+            _common.write_atomic(report, text.replace("](", f"]({_rel(out, report)}"))
+        sections = [(out / name / "section.md").read_text(encoding="utf-8") for name in names]
+    for section in sections:
+        print(section)
     where = report or out / "REPORT.md"
     print(f"Results, figures and the report are in {out.resolve()} (report: {where}).")
     return 0
@@ -243,23 +302,104 @@ def _bench(args) -> int:
     return args.bench_module.execute(args)
 
 
+COORDINATOR_TIMEOUT_S = 300.0
+"""How long a process other than 0 waits for the coordinator (as jax.distributed does)."""
+
+
 def _data_parallel(args) -> int:
+    if args.coordinator is None:
+        given = [
+            f"{flag} {value}"
+            for flag, value in (
+                ("--num-processes", args.num_processes),
+                ("--process-id", args.process_id),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} need{'s' * (len(given) == 1)} --coordinator HOST:PORT "
+                "(the address of process 0) for a multi-host run; without --coordinator the "
+                "run is one process"
+            )
+    processes = 1 if args.num_processes is None else args.num_processes
+    process_id = 0 if args.process_id is None else args.process_id
+    if process_id >= processes:
+        raise UsageError(
+            f"--process-id {process_id} is not below --num-processes {processes}; the "
+            f"processes are numbered 0 to {processes - 1}"
+        )
     if args.batch % args.devices:
         raise UsageError(
             f"--batch {args.batch} does not split over --devices {args.devices}; give a "
             "multiple of the device count"
         )
+    if args.coordinator is not None:
+        _check_coordinator(args.coordinator, process_id)
+    preset = "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
     from rectify_jax.experiments import data_parallel
 
     if args.coordinator:  # one process of a multi-host job; --devices counts every process's
-        data_parallel.initialize_multihost(args.coordinator, args.num_processes, args.process_id)
+        data_parallel.initialize_multihost(args.coordinator, processes, process_id)
     else:
         data_parallel.force_host_devices(args.devices)  # before JAX's first computation
+    seen, platform = jax.device_count(), jax.devices()[0].platform
+    if seen < args.devices:
+        why = (
+            f" in {processes} processes (--devices counts the devices of every process)"
+            if args.coordinator
+            else " (XLA_FLAGS sets their number: unset it to let --devices choose)"
+            if preset and platform == "cpu"
+            else ""
+        )
+        raise UsageError(
+            f"--devices {args.devices}, but JAX sees {seen} {platform} device"
+            f"{'s' * (seen != 1)}{why}; give --devices {seen} or fewer"
+        )
     result = data_parallel.train(
         args.devices, args.steps, hidden=args.hidden, batch=args.batch, generator=args.generator
     )
     print(json.dumps(result))
     return 0
+
+
+def _check_coordinator(address: str, process_id: int) -> None:
+    """What ``jax.distributed.initialize`` would otherwise answer with a C++ abort (after
+    minutes) or a traceback: an unknown host, a port in use, a coordinator that never
+    answers."""
+    host, port = _split_host_port(address)
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise UsageError(
+            f"--coordinator {address!r}: the host {host!r} is not known ({e.strerror or e}); "
+            "give the address of process 0"
+        ) from None
+    if process_id == 0:  # process 0 serves the coordinator on this port, on every interface
+        dual = socket.has_dualstack_ipv6()
+        family = socket.AF_INET6 if dual else socket.AF_INET
+        try:
+            socket.create_server(("", port), family=family, dualstack_ipv6=dual).close()
+        except OSError as e:
+            raise UsageError(
+                f"--coordinator {address!r}: process 0 serves the coordinator on port {port}, "
+                f"which cannot be opened here ({os.strerror(e.errno) if e.errno else e}); "
+                "give a free port"
+            ) from None
+        return
+    deadline = time.monotonic() + COORDINATOR_TIMEOUT_S
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise UsageError(
+                    f"--coordinator {address!r}: no coordinator answered there in "
+                    f"{COORDINATOR_TIMEOUT_S:g} s ({e.strerror or e}); start process 0 "
+                    "(--process-id 0) with the same --coordinator, or correct the address"
+                ) from None
+            time.sleep(0.5)
 
 
 def _version() -> str:
@@ -270,7 +410,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's parser; a benchmark's module is imported only when it is named."""
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Rectifiers and noisy activations: figures, laptop-scale reproductions of "
         "their papers, and benchmarks.",
@@ -287,14 +427,16 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce",
         help="run paper reproductions (extra: experiments)",
         description="Run reproductions of the papers' claims; finished seeds are kept in OUT "
-        "and reused by a rerun with the same configuration.",
+        "and reused by a rerun with the same configuration. One run at a time writes into "
+        "OUT, and each file is written whole or not at all.",
     )
     p.add_argument("name", metavar="NAME", help="an experiment from `rectify-jax list`, or all")
     p.add_argument(
         "--seeds",
         type=_positive("--seeds"),
-        default=5,
-        help="run seeds 0..N-1 (default 5; verdicts need at least 5)",
+        default=None,
+        metavar="N",
+        help="run seeds 0..N-1 (default 5, or 1 with --quick; verdicts need at least 5)",
     )
     p.add_argument(
         "--steps", type=_positive("--steps"), default=None, help="override the training steps"
@@ -305,6 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--report", default=None, help="also write the report to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is writing into OUT, wait for it to finish (without --wait: "
+        "stop at once, exit code 2)",
+    )
     p.set_defaults(fn=_reproduce)
 
     p = sub.add_parser("data-parallel", help="train a noisy-LSTM LM data-parallel over devices")
@@ -320,12 +468,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="global batch, divisible by the device count (default 32)",
     )
     p.add_argument("--generator", default="jax", choices=["jax", "fast"], help="noise generator")
-    p.add_argument("--coordinator", default=None, help="multi-host: host:port of process 0")
     p.add_argument(
-        "--num-processes", type=_positive("--num-processes"), default=1, help="multi-host"
+        "--coordinator", type=_host_port, default=None, help="multi-host: HOST:PORT of process 0"
     )
-    p.add_argument("--process-id", type=int, default=0, help="multi-host: this process's index")
-    p.set_defaults(fn=_data_parallel)
+    p.add_argument(
+        "--num-processes",
+        type=_positive("--num-processes"),
+        default=None,
+        help="multi-host: how many processes (default 1)",
+    )
+    p.add_argument(
+        "--process-id",
+        type=whole_number("--process-id", 0),
+        default=None,
+        help="multi-host: this process's index, 0 to N-1 (default 0)",
+    )
+    p.set_defaults(fn=_data_parallel, sizes="give a smaller --batch or --hidden")
 
     p = sub.add_parser("bench", help="benchmarks: activations, train-step, scaling")
     benches = cast(
@@ -338,28 +496,87 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``rectify-jax`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return execute(build_parser, argv)
+
+
+def execute(make_parser: Callable[[], argparse.ArgumentParser], argv=None) -> int:
+    """Parses ``argv`` with ``make_parser()`` and runs the chosen ``args.fn(args)``.
+
+    The one place where what stops a command becomes one line on stderr and an exit code:
+    a user's mistake (:class:`UsageError`) 2; a file that cannot be written (a full disk,
+    anywhere in the run) 1; running out of memory 2 (the hint is ``args.sizes``); Ctrl-C
+    130, also while the parser is built; a closed stdout (``| head``) 141, silently.
+    ``args.kept_in``, when a command sets it, is where the finished work is kept.
+    argparse's own errors exit from inside ``parse_args`` (``SystemExit``, code 2, one
+    line with :class:`Parser`).
+    """
+    prog, args = PROG, argparse.Namespace()
     try:
+        parser = make_parser()
+        prog = parser.prog
+        args = parser.parse_args(argv)
+        args.command_line = f"{prog} {shlex.join(sys.argv[1:] if argv is None else argv)}"
         return args.fn(args)
     except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(f"{prog}: error: {e}", 2)
     except KeyboardInterrupt:
-        hint = getattr(args, "_interrupted_hint", "interrupted")
-        print(f"\n{hint}", file=sys.stderr)
-        return 130
+        kept_in = getattr(args, "kept_in", None)
+        resume = f": finished seeds are kept in {kept_in}; rerun the same command to resume"
+        return _fail(f"\ninterrupted{resume if kept_in else ''}", 130)
+    except BrokenPipeError:  # the reader of stdout has gone (``| head``): end quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
+    except OSError as e:
+        message = _write_failure(e, getattr(args, "kept_in", None))
+        if message is None:
+            raise
+        return _fail(f"{prog}: error: {message}", 1)
+    except jax.errors.JaxRuntimeError as e:
+        text = str(e).splitlines()[0] if str(e) else ""
+        where = max(text.find("RESOURCE_EXHAUSTED"), text.find("Out of memory"))
+        if where < 0:
+            raise
+        sizes = getattr(args, "sizes", "give smaller sizes")
+        return _fail(f"{prog}: error: out of memory ({text[where:]}); {sizes}", 2)
 
 
-def run() -> None:
-    """The console entry point: ``sys.exit(main())``, without interpreter teardown after Ctrl-C.
+def _fail(message: str, code: int) -> int:
+    print(message, file=sys.stderr, flush=True)
+    return code
+
+
+def _write_failure(e: OSError, kept_in) -> str | None:
+    """One line for a file that could not be written, or None for another ``OSError``."""
+    from rectify_jax.experiments._common import DISK_FULL, WriteError
+
+    full = e.errno in DISK_FULL
+    if not (full or isinstance(e, WriteError)):
+        return None
+    what = f"cannot write {e.filename}" if e.filename else "a file cannot be written"
+    if full:
+        why = "the disk is full" if e.errno == errno.ENOSPC else "the disk quota is exceeded"
+        why, fix = f"{why} ({e.strerror})", "free some space"
+    else:
+        why, fix = e.strerror or str(e), "fix that"
+    if kept_in is None:
+        return f"{what}: {why}; {fix} and rerun the same command"
+    return (
+        f"{what}: {why}; finished seeds are kept in {kept_in}: {fix} and rerun the same "
+        "command to resume"
+    )
+
+
+def run(entry: Callable[[], int] = main) -> None:
+    """The console entry point: ``sys.exit(entry())``, without interpreter teardown after Ctrl-C.
 
     An interrupt can land while XLA is still running a computation on other threads; a
     normal interpreter shutdown then races those threads (and can crash), so after the
     one-line message the process ends at once with code 130.
     """
-    code = main()
+    code = entry()
     if code == 130:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,8 +51,15 @@ CURVES = {entry.name: entry.test_time for entry in registry.ACTIVATIONS if entry
 
 
 def _finish(fig: Figure, path) -> Figure:
+    """Lays the figure out and saves it to ``path`` (if given) whole or not at all."""
     fig.tight_layout()
-    if path is not None:
+    if isinstance(path, str | os.PathLike):
+        from rectify_jax.experiments._common import write_atomic
+
+        # the format from the path's suffix (a temporary name keeps it), PNG without one
+        fmt = pathlib.Path(path).suffix[1:] or "png"
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt))
+    elif path is not None:  # a file object
         fig.savefig(path, dpi=120)
     return fig
 

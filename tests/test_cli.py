@@ -1,16 +1,19 @@
-"""The rectify-jax command answers every user mistake with one line and exit code 2, before
-any training starts; Ctrl-C ends with one line and 130; single experiments update only their
-own section of the report."""
+"""The rectify-jax command (and ``python -m rectify_jax``) answers every user mistake with one
+line and exit code 2, before any training starts; Ctrl-C ends with one line and 130; single
+experiments update only their own section of the report."""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import jax
 import pytest
 
+from rectify_jax import __main__ as tour
 from rectify_jax import cli
 from rectify_jax.experiments import EXPERIMENTS
 
@@ -31,6 +34,7 @@ def one_line_error(proc, *needles):
     assert len(lines) == 1, proc.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+    return lines[0]
 
 
 MISTAKES = [
@@ -43,6 +47,21 @@ MISTAKES = [
     (["bench"], ["BENCHMARK"]),
     (["bench", "activations", "--names", "nope"], ["nope"]),
     (["data-parallel", "--devices", "3", "--batch", "32"], ["--batch 32", "--devices 3"]),
+    (
+        ["data-parallel", "--process-id", "5", "--num-processes", "2", "--coordinator", "h:1"],
+        ["--process-id 5 is not below --num-processes 2", "numbered 0 to 1"],
+    ),
+    (["data-parallel", "--process-id", "-1"], ["--process-id must be >= 0, got -1"]),
+    (["data-parallel", "--coordinator", "notahost"], ["HOST:PORT", "got 'notahost'"]),
+    (["data-parallel", "--coordinator", "127.0.0.1:99999"], ["port from 1 to 65535"]),
+    (["data-parallel", "--coordinator", "127.0.0.1:http"], ["HOST:PORT"]),
+    (["data-parallel", "--coordinator", ":12355"], ["HOST:PORT", "got ':12355'"]),
+    (["data-parallel", "--num-processes", "2"], ["--num-processes 2 needs --coordinator"]),
+    (["data-parallel", "--process-id", "1"], ["--process-id 1 needs --coordinator"]),
+    (
+        ["data-parallel", "--coordinator", "no-such-host.invalid:12355", "--num-processes", "2"],
+        ["the host 'no-such-host.invalid' is not known"],
+    ),
 ]
 
 
@@ -54,6 +73,95 @@ def test_mistakes_get_one_line_and_exit_2(args, needles, capsys):
         code = e.code
     err = capsys.readouterr().err
     one_line_error(subprocess.CompletedProcess(args, code, "", err), *needles)
+
+
+TOUR_MISTAKES = [
+    (["--samples", "0"], ["--samples must be >= 1, got 0"]),
+    (["--samples", "-1"], ["--samples must be >= 1, got -1"]),
+    (["--samples", "many"], ["--samples must be a whole number >= 1, got 'many'"]),
+    (["--seed", "-1"], ["--seed must be from 0 to 4294967295, got -1"]),
+    (["--seed", str(2**70)], ["--seed must be from 0 to 4294967295"]),
+    (["--seed", "1.5"], ["--seed must be a whole number"]),
+    (["--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+]
+
+
+@pytest.mark.parametrize(
+    "args, needles", TOUR_MISTAKES, ids=[" ".join(a) for a, _ in TOUR_MISTAKES]
+)
+def test_python_m_rectify_jax_mistakes_get_one_line_and_exit_2(args, needles, capsys):
+    with pytest.raises(SystemExit) as e:
+        tour.main(args)
+    err = capsys.readouterr().err
+    one_line_error(subprocess.CompletedProcess(args, e.value.code, "", err), *needles)
+    assert err.startswith("python -m rectify_jax: error: ")
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    def out_of_memory(args):
+        raise jax.errors.JaxRuntimeError(
+            "INTERNAL: Error dispatching computation: Out of memory allocating 800000000 bytes."
+        )
+
+    monkeypatch.setattr(tour, "_tour", out_of_memory)
+    assert tour.main(["--samples", "200000000"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line == (
+        "python -m rectify_jax: error: out of memory (Out of memory allocating 800000000 "
+        "bytes.); give fewer --samples"
+    )
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["list"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_coordinator_port_in_use_is_one_line(capsys):
+    with socket.create_server(("", 0)) as busy:
+        port = busy.getsockname()[1]
+        code = cli.main(
+            ["data-parallel", "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
+        )
+    assert code == 2
+    line = one_line_error(
+        subprocess.CompletedProcess([], code, "", capsys.readouterr().err), "cannot be opened here"
+    )
+    assert f"port {port}" in line and "give a free port" in line
+
+
+def test_a_coordinator_that_never_answers_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "COORDINATOR_TIMEOUT_S", 0.5)
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    args = ["data-parallel", "--coordinator", address, "--num-processes", "2", "--process-id", "1"]
+    assert cli.main(args) == 2
+    one_line_error(
+        subprocess.CompletedProcess(args, 2, "", capsys.readouterr().err),
+        f"--coordinator '{address}': no coordinator answered there in 0.5 s",
+        "start process 0",
+    )
+
+
+def test_more_devices_than_jax_sees_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("XLA_FLAGS", "")  # restored afterwards: the command sets it
+    n = 4 * jax.device_count()  # this process's JAX has started: forcing has no effect now
+    args = ["data-parallel", "--devices", str(n), "--batch", str(n)]
+    assert cli.main(args) == 2
+    one_line_error(
+        subprocess.CompletedProcess(args, 2, "", capsys.readouterr().err),
+        f"--devices {n}, but JAX sees {jax.device_count()} ",
+        f"give --devices {jax.device_count()} or fewer",
+    )
 
 
 @pytest.mark.slow
@@ -175,6 +283,50 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("interrupted: finished seeds are kept in")
     assert json.loads(seed0.read_text())["seed"] == 0
+
+
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'python -m rectify_jax'; runpy.run_module('rectify_jax', run_name='__main__')"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
+def test_ctrl_c_during_python_m_rectify_jax_is_one_line_and_130():
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", AS_FROM_A_TERMINAL, "--samples", "10000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("rectify_jax ")  # imports done, computing
+    for _ in range(60):  # Ctrl-C, again every second until it ends (as in the test above)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip() == "interrupted", err
+
+
+@pytest.mark.slow
+def test_a_closed_stdout_ends_quietly():
+    """As `python -m rectify_jax | head -1` once head has gone: no traceback, exit 141."""
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "rectify_jax", "--samples", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the first line is printed
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and err == "", err
 
 
 @pytest.mark.slow

@@ -40,6 +40,8 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     folder = tmp_path / name
     saved = json.loads((folder / "seed1.json").read_text())
     assert saved["config"] == EXPERIMENTS[name].quick and saved["result"]["metrics"]
+    assert (saved["experiment"], saved["seed"], saved["format"]) == (name, 1, 2)
+    assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or p.name == ".lock"]
     png = (folder / f"{name}.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 5000
     assert (folder / "section.md").read_text() == section
@@ -72,9 +74,23 @@ def test_finished_seeds_survive_and_are_reused(tmp_path):
     section = reproduce("noisy_mixture", out=tmp_path, seeds=2, quick=True, log=logs.append)
     assert seed0.read_text() == first and any("seed 0 already done" in m for m in logs)
     assert (tmp_path / "noisy_mixture" / "seed1.json").exists() and "Seeds 0..1" in section
-    # a different configuration is not mistaken for a finished seed
-    reproduce("noisy_mixture", out=tmp_path, seeds=1, quick=True, steps=3, log=logs.append)
+    # a different configuration is not mistaken for a finished seed: named, and rerun
+    warnings = []
+    reproduce(
+        "noisy_mixture",
+        out=tmp_path,
+        seeds=1,
+        quick=True,
+        steps=3,
+        log=logs.append,
+        warn=warnings.append,
+    )
     assert json.loads(seed0.read_text())["config"]["steps"] == 3
+    quick_steps = EXPERIMENTS["noisy_mixture"].quick["steps"]
+    assert warnings == [
+        f"reproduce: {seed0} is not a result of seed 0 with this configuration (its "
+        f"configuration differs: steps {quick_steps} there, 3 here); rerunning seed 0"
+    ]
 
 
 # --------------------------------------------------------------------------------------

@@ -2,14 +2,19 @@
 
 ``rectify-jax reproduce NAME|all`` runs them; each writes per-seed JSON (as soon as a
 seed finishes, so an interrupted run keeps them and a rerun skips them), a figure,
-and a markdown section with the original claim, the numbers and a verdict.
+and a markdown section with the original claim, the numbers and a verdict. One run at a
+time holds a results folder (a lock), and every file in it is written whole or not at
+all (:func:`~rectify_jax.experiments._common.write_atomic`).
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from rectify_jax.experiments import _common
 from rectify_jax.experiments._common import Claim, Experiment, Progress, Report
@@ -53,23 +58,41 @@ def _registry() -> dict[str, Experiment]:
 EXPERIMENTS = _registry()
 
 
+SEED_FORMAT = 2
+"""The format of ``seedN.json`` (1: before the file named its experiment and format)."""
+SEED_FIELDS = ("format", "experiment", "seed", "config", "seconds", "result")
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def reproduce(
     name: str,
     *,
     out: str | pathlib.Path = "results",
-    seeds: int = 5,
+    seeds: int | None = None,
     steps: int | None = None,
     quick: bool = False,
     progress: Progress | None = None,
-    log=print,
+    wait: bool = False,
+    log: Callable[[str], Any] = print,
+    warn: Callable[[str], Any] = _warn,
 ) -> str:
     """Runs one experiment over ``seeds`` seeds and returns its markdown section.
 
     Results go to ``out/NAME/``: ``seedN.json`` per finished seed, ``NAME.png``,
-    ``summary.json`` and ``section.md``.
+    ``summary.json`` and ``section.md``, each written whole or not at all. ``seeds``
+    defaults to 5, or 1 with ``quick``. The run holds the lock of ``out``
+    (:func:`~rectify_jax.experiments._common.lock_folder`; ``wait`` waits for another
+    run that holds it instead of raising ``FolderLocked``). A ``seedN.json`` is reused
+    only if it is this experiment's result of seed N with this configuration; any other
+    (another seed's, configuration's or experiment's, an earlier format, an empty,
+    truncated or malformed file) is named through ``warn`` and its seed is rerun.
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"reproduce: unknown experiment {name!r}; choose from {list(EXPERIMENTS)}")
+    seeds = (1 if quick else 5) if seeds is None else seeds
     if seeds < 1:
         raise ValueError(f"reproduce: seeds must be >= 1, got {seeds}")
     exp = EXPERIMENTS[name]
@@ -78,27 +101,46 @@ def reproduce(
         config["steps"] = int(steps)
     folder = pathlib.Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
-    progress = progress or Progress(False)
+    with _common.lock_folder(out, wait=wait):
+        _common.remove_stale_temporaries(out)
+        _common.remove_stale_temporaries(folder)
+        return _run(exp, folder, config, seeds, quick, progress or Progress(False), log, warn)
+
+
+def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> str:
+    as_saved = json.loads(json.dumps(_common.to_jsonable(config)))  # tuples read back as lists
     results, seconds = [], 0.0
     for seed in range(seeds):
         path = folder / f"seed{seed}.json"
         if path.exists():
-            saved = json.loads(path.read_text())
-            if saved.get("config") == config:
-                log(f"{name}: seed {seed} already done ({path}), reusing it")
+            try:
+                saved = _finished_seed(path, exp.name, seed, as_saved)
+            except ValueError as e:
+                warn(
+                    f"reproduce: {path} is not a result of seed {seed} with this configuration "
+                    f"({e}); rerunning seed {seed}"
+                )
+            else:
+                log(f"{exp.name}: seed {seed} already done ({path}), reusing it")
                 results.append(saved["result"])
                 seconds += saved["seconds"]
                 continue
         t0 = time.perf_counter()
         result = exp.run_seed(config, seed, progress)
         elapsed = time.perf_counter() - t0
-        _common.write_json(
-            path, {"config": config, "seed": seed, "seconds": elapsed, "result": result}
-        )
+        saved = {
+            "format": SEED_FORMAT,
+            "experiment": exp.name,
+            "seed": seed,
+            "config": config,
+            "seconds": elapsed,
+            "result": result,
+        }
+        _common.write_json(path, saved)
         results.append(_common.to_jsonable(result))
         seconds += elapsed
-    figure = folder / f"{name}.png"
-    rep = exp.report(results, config, str(figure))
+    figure = folder / f"{exp.name}.png"
+    rep = _common.write_atomic(figure, lambda tmp: exp.report(results, config, str(tmp)))
     verdicts = _common.judge(rep.claims, quick=quick, seeds=seeds)
     summary = {
         "config": config,
@@ -113,9 +155,48 @@ def reproduce(
         "machine": _common.machine(),
     }
     section = _section(exp, rep, summary, folder, figure)
-    (folder / "section.md").write_text(section)
-    _common.write_json(folder / "summary.json", summary)
+    _common.write_atomic(folder / "section.md", section)
+    _common.write_json(folder / "summary.json", summary)  # last: it marks the run finished
     return section
+
+
+def _finished_seed(path: pathlib.Path, name: str, seed: int, config: dict) -> dict:
+    """The saved result in ``path`` if it is ``name``'s seed ``seed`` with ``config``.
+
+    Raises ``ValueError`` saying why not, in a few words.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"it cannot be read: {getattr(e, 'strerror', None) or e}") from None
+    if not text.strip():
+        raise ValueError("it is empty")
+    try:
+        saved = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"it is not valid JSON, truncated or corrupt: {e}") from None
+    if not isinstance(saved, dict):
+        raise ValueError("it holds no JSON object")
+    missing = [f for f in SEED_FIELDS if f not in saved]
+    if missing:
+        raise ValueError(f"it lacks the field{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    if saved["format"] != SEED_FORMAT:
+        raise ValueError(f"it is in format {saved['format']!r}; this version reads {SEED_FORMAT}")
+    if saved["experiment"] != name:
+        raise ValueError(f"it is a result of the experiment {saved['experiment']!r}")
+    if saved["seed"] != seed or isinstance(saved["seed"], bool):
+        raise ValueError(f"its seed field is {saved['seed']!r}")
+    if saved["config"] != config:
+        theirs = saved["config"] if isinstance(saved["config"], dict) else {}
+        keys = sorted(k for k in {*config, *theirs} if config.get(k) != theirs.get(k))
+        shown = ", ".join(f"{k} {theirs.get(k)!r} there, {config.get(k)!r} here" for k in keys[:3])
+        raise ValueError(f"its configuration differs: {shown}{', ...' * (len(keys) > 3)}")
+    seconds, result = saved["seconds"], saved["result"]
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise ValueError(f"its seconds field is {seconds!r}, not a time")
+    if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
+        raise ValueError("its result holds no metrics")
+    return saved
 
 
 def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str:
@@ -210,18 +291,35 @@ def report_header(summaries: dict[str, dict]) -> str:
     )
 
 
-def compose_report(out: str | pathlib.Path) -> str:
+def compose_report(out: str | pathlib.Path, *, warn: Callable[[str], Any] = _warn) -> str:
     """The whole report from every experiment finished in ``out`` (registry order).
 
     Running one experiment into a folder that holds others replaces only its own
-    section; the header says which experiments, sizes and seeds the report holds.
+    section; the header says which experiments, sizes and seeds the report holds. An
+    experiment whose ``summary.json`` or ``section.md`` cannot be read (e.g. truncated by
+    an earlier version) is named through ``warn`` and left out.
     """
     out = pathlib.Path(out)
-    names = [n for n in EXPERIMENTS if (out / n / "summary.json").exists()]
+    summaries, sections = {}, []
+    for n in EXPERIMENTS:
+        if not (out / n / "summary.json").exists():
+            continue
+        try:
+            summary = json.loads((out / n / "summary.json").read_text(encoding="utf-8"))
+            section = (out / n / "section.md").read_text(encoding="utf-8")
+            if not isinstance(summary, dict) or not {"seeds", "quick", "seconds"} <= set(summary):
+                raise ValueError("it is not a summary of this version")
+        except (OSError, ValueError) as e:
+            warn(
+                f"reproduce: the results of {n} in {out / n} cannot be read ({e}); its section "
+                f"is left out of the report (rerun `rectify-jax reproduce {n}` to redo them)"
+            )
+            continue
+        summaries[n] = summary
+        sections.append(section)
+    names = list(summaries)
     if not names:
         raise FileNotFoundError(f"compose_report: no finished experiment in {out}")
-    summaries = {n: json.loads((out / n / "summary.json").read_text()) for n in names}
-    sections = [(out / n / "section.md").read_text() for n in names]
     seconds = sum(sm["seconds"] for sm in summaries.values())
     machine = next(iter(summaries.values())).get("machine", "")
     return (

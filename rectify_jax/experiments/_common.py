@@ -18,19 +18,33 @@ Standards every experiment follows:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import math
 import os
+import pathlib
 import platform
+import re
+import secrets
+import shlex
+import socket
+import sys
+import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks (see lock_folder)
+    fcntl = None  # type: ignore[assignment]
 
 ALPHA = 0.05
 MIN_SEEDS = 5
@@ -549,8 +563,248 @@ def to_jsonable(tree):
 
 
 def write_json(path, obj) -> None:
-    """Writes atomically, so an interrupted run never leaves a half-written result."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(to_jsonable(obj), f, separators=(",", ":"))
-    os.replace(tmp, path)
+    """Writes ``obj`` as compact JSON, whole or not at all (:func:`write_atomic`)."""
+    write_atomic(path, json.dumps(to_jsonable(obj), separators=(",", ":")))
+
+
+DISK_FULL = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None
+)
+"""``errno`` values of a full disk: no space left, or the disk quota exceeded."""
+
+
+class WriteError(OSError):
+    """Writing a file with :func:`write_atomic` failed; ``filename`` is that file.
+
+    It carries the ``errno`` and ``strerror`` of the error that stopped the write (e.g.
+    ``errno.ENOSPC`` when the disk is full); the file itself was left as it was.
+    """
+
+
+def write_atomic(path, data: str | bytes | Callable[[pathlib.Path], Any]) -> Any:
+    """Writes the file ``path`` whole or not at all: every result file goes through here.
+
+    ``data`` is text (written as UTF-8), bytes, or a function ``write(tmp)`` that writes
+    the file at the path ``tmp`` itself, e.g. ``lambda tmp: fig.savefig(tmp)`` (``tmp``
+    ends with ``path``'s suffix, so a writer that reads the format from it keeps working);
+    the function's return value is returned. The data goes to a temporary file in
+    ``path``'s folder, which is flushed to the disk (``fsync``) and then renamed over
+    ``path`` (``os.replace``): a reader, or a run that is killed or stops on a full disk,
+    sees the old file or the new one, never a part of one. On any error the temporary
+    file is removed, and an ``OSError`` is raised again as a :class:`WriteError` that
+    names ``path``. A writer function that creates no file leaves ``path`` as it was.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> write_atomic(folder / "note.md", "done\\n")
+      >>> (folder / "note.md").read_text(), [p.name for p in folder.iterdir()]
+      ('done\\n', ['note.md'])
+    """
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        if callable(data):
+            result = data(tmp)
+            if not tmp.exists():
+                return result
+        else:
+            result = None
+            with open(tmp, "xb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise WriteError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
+    _fsync_folder(path.parent)
+    return result
+
+
+def _fsync_folder(folder: pathlib.Path) -> None:
+    """Makes a rename in ``folder`` durable, where folders can be synced (POSIX)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# write_atomic's temporaries (the writer's pid in the name), and an earlier version's
+_TEMPORARY = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp(\.[^.]*)?$")
+_OLD_TEMPORARY = re.compile(r"^(seed\d+|summary)\.json\.tmp$")
+
+
+def remove_stale_temporaries(folder) -> list[pathlib.Path]:
+    """Removes the temporary files that killed writers left in ``folder``; returns them.
+
+    :func:`write_atomic` removes its temporary file on any error, but a process killed
+    outright (``SIGKILL``, power loss) cannot: such a file is removed here once the
+    process named in it has ended. Also removes ``seedN.json.tmp`` and ``summary.json.tmp``
+    left by earlier versions.
+    """
+    removed = []
+    if not pathlib.Path(folder).is_dir():
+        return removed
+    for path in pathlib.Path(folder).iterdir():
+        match = _TEMPORARY.match(path.name)
+        stale = bool(_OLD_TEMPORARY.match(path.name)) or (
+            match is not None and not _running(int(match.group(1)))
+        )
+        if stale and path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` may still be running (always assumed outside POSIX)."""
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, under another user
+        return True
+    return True
+
+
+LOCK_FILE = ".lock"
+_held = threading.local()  # the lock files this thread holds (lock_folder is re-entrant)
+
+
+class FolderLocked(Exception):
+    """Another process (or thread) holds the lock of a results folder (:func:`lock_folder`).
+
+    Attributes:
+      folder: the folder.
+      holder: who holds it, in words: pid, host, start time and command.
+    """
+
+    def __init__(self, folder, holder: str):
+        super().__init__(f"{folder} is in use by {holder}")
+        self.folder = folder
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def lock_folder(
+    folder,
+    *,
+    wait: bool = False,
+    command: str | None = None,
+    on_wait: Callable[[str], Any] | None = None,
+) -> Iterator[None]:
+    """Holds an exclusive lock on the results folder ``folder`` while the block runs.
+
+    The lock is an advisory ``fcntl.flock`` on ``folder/.lock``, a file that holds the
+    holder's pid, host, start time and command (what :class:`FolderLocked` and
+    ``on_wait`` report) and is removed on release. The operating system releases the
+    lock when its process ends, however it ends (``SIGKILL`` included), so a killed run
+    leaves no stale lock: the next run takes its ``.lock`` file over. Nested calls for
+    the same folder in one thread do nothing more. Where ``fcntl`` is missing (Windows)
+    nothing is locked.
+
+    Args:
+      folder: an existing folder.
+      wait: when another process holds the lock, wait for it instead of raising
+        :class:`FolderLocked`.
+      command: the command line recorded for others to see (default: ``sys.argv``).
+      on_wait: called once, with the holder in words, when the wait starts.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> lock = pathlib.Path(tempfile.mkdtemp(), ".lock")
+      >>> with lock_folder(lock.parent, command="an example"):
+      ...     print(json.loads(lock.read_text())["command"])
+      an example
+      >>> lock.exists()
+      False
+    """
+    path = pathlib.Path(folder) / LOCK_FILE
+    key = os.path.realpath(path)
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if fcntl is None or key in held:
+        yield
+        return
+    fd = _acquire(path, wait, on_wait)
+    held.add(key)
+    try:
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": command or shlex.join(sys.argv) or "python",
+        }
+        with contextlib.suppress(OSError):  # only informative (a full disk fails later, named)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        held.discard(key)
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # still holding it: whoever waits on this file sees it gone
+        os.close(fd)  # releases the lock
+
+
+def _acquire(path: pathlib.Path, wait: bool, on_wait) -> int:
+    """An open descriptor of ``path`` holding its ``flock`` (the file now at ``path``)."""
+    assert fcntl is not None
+    announced = False
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # e.g. a folder named .lock
+            raise WriteError(e.errno, e.strerror or str(e), str(path)) from e
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                if not wait:
+                    raise FolderLocked(path.parent, holder) from None
+                if on_wait is not None and not announced:
+                    on_wait(holder)
+                    announced = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # its holder removed this file when it let go: lock the one at path now
+
+
+def _same_file(fd: int, path: pathlib.Path) -> bool:
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    here = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _holder(fd: int) -> str:
+    """The lock holder, in words, from the details it wrote into the lock file."""
+    try:
+        info = json.loads(os.pread(fd, 65536, 0) or b"null")
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):
+        return "another process (it has not written its details yet)"
+    return (
+        f"pid {info.get('pid')} on {info.get('host')}, started {info.get('started')}, "
+        f"command: {info.get('command')}"
+    )
