@@ -235,6 +235,20 @@ def test_interrupt_prints_one_line_and_exits_130(monkeypatch, tmp_path, capsys):
     )
 
 
+def _ctrl_c_until_it_ends(proc: subprocess.Popen) -> str:
+    """Ctrl-C, pressed again every second until the process ends, as a user would (once,
+    under a fully loaded machine, a single SIGINT was lost and the run finished with exit 0);
+    returns its standard error."""
+    for _ in range(60):
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.communicate(timeout=120)[1]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
 def test_ctrl_c_during_training_has_no_traceback(tmp_path):
@@ -269,16 +283,7 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
         time.sleep(0.2)
     assert seed0.exists(), "the first seed did not finish in time"
     time.sleep(1.0)  # inside the next seed's training
-    # Ctrl-C, pressed again every second until the process ends, as a user would: once,
-    # under a fully loaded machine, a single SIGINT was lost and the run finished (exit 0).
-    for _ in range(60):
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=1.0)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    _, err = proc.communicate(timeout=120)
+    err = _ctrl_c_until_it_ends(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("interrupted: finished seeds are kept in")
@@ -302,14 +307,7 @@ def test_ctrl_c_during_python_m_rectify_jax_is_one_line_and_130():
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("rectify_jax ")  # imports done, computing
-    for _ in range(60):  # Ctrl-C, again every second until it ends (as in the test above)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=1.0)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    _, err = proc.communicate(timeout=120)
+    err = _ctrl_c_until_it_ends(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip() == "interrupted", err
 

@@ -287,7 +287,7 @@ class NReLU(nnx.Module):
 def _output_noise(module, x: ArrayLike, deterministic, rngs, c) -> jax.Array:
     """The call of a noisy output unit, and what diagnostics read inside ``nnx.capture``
     (its inputs sown as ``"noisy_inputs"``, a perturbation of its output)."""
-    owner = type(module).__name__
+    owner = module.__class__.__name__
     det = is_deterministic(module, deterministic)
     x = v.float_input(owner, x)
     p = module.p[...].astype(x.dtype)
