@@ -27,7 +27,9 @@ def test_values_and_gradients_match_jax_nn_including_kinks(ours, theirs):
     np.testing.assert_allclose(ours(GRID), theirs(GRID), rtol=1e-6, atol=1e-7)
     g_ours = jax.vmap(jax.grad(ours))(GRID)
     g_theirs = jax.vmap(jax.grad(theirs))(GRID)
-    np.testing.assert_allclose(g_ours, g_theirs, rtol=1e-6, atol=1e-7)
+    # jax.nn's smooth derivatives (1 - tanh^2, s (1 - s)) are autodiff, exact to a few
+    # ulp of their largest value, 1; ours are relative (tests/test_precision.py)
+    np.testing.assert_allclose(g_ours, g_theirs, rtol=1e-6, atol=4 * np.finfo(np.float32).eps)
 
 
 def grad_at(f, x):

@@ -413,6 +413,34 @@ def test_alpha_one_is_h_itself_also_at_infinity():
     np.testing.assert_array_equal(layer(jnp.array([INF, -INF]), key=KEY), jnp.array([1.0, -1.0]))
 
 
+def test_alpha_one_as_an_array_is_h_too_also_at_infinity():
+    """An array alpha of 1 (traced, learned, or a cell's gate_alpha) gives h(x) at x = +-inf,
+    not (1 - 1) * inf = NaN, with finite gradients for x and alpha, in both VJPs."""
+    x = jnp.array([-INF, -3.0, 0.5, 3.0, INF])
+    for fn, h in ((rj.noisy_hard_tanh, rj.hard_tanh), (rj.noisy_hard_sigmoid, rj.hard_sigmoid)):
+        for alpha in (jnp.float32(1.0), jnp.ones(5), jnp.array([1.0, 1.15, 1.0, 1.0, 1.0])):
+            for autodiff in (False, True):
+                y = fn(x, KEY, alpha=alpha, autodiff=autodiff)
+                ends = jnp.array([0, 4])
+                np.testing.assert_array_equal(y[ends], h(x)[ends])
+                assert bool(jnp.isnan(fn(x.at[2].set(NAN), KEY, alpha=alpha)[2]))
+
+                def loss(x, a, fn=fn, ad=autodiff):
+                    return jnp.sum(fn(x, KEY, alpha=a, autodiff=ad))
+
+                gx, ga = jax.grad(loss, argnums=(0, 1))(x, alpha)
+                assert bool(jnp.all(jnp.isfinite(gx))) and bool(jnp.all(jnp.isfinite(ga)))
+    # a cell's gates: every weight 10 and an input of 1e38 send each pre-activation to +inf
+    cell = rjl.NoisyLSTMCell(4, gate_alpha=1.0, tanh_alpha=1.0)
+    x1 = jnp.array([[1e38]])
+    carry = cell.initialize_carry(KEY, x1.shape)
+    params = cell.init({"params": KEY, "noise": KEY}, carry, x1)
+    params = jax.tree.map(lambda w: jnp.full_like(w, 10.0), params)
+    (c, h), _ = cell.apply(params, carry, x1, rngs={"noise": KEY})
+    np.testing.assert_array_equal(c, jnp.ones_like(c))  # i = f = o = g = 1 at +inf
+    np.testing.assert_array_equal(h, jnp.ones_like(h))  # o * hard_tanh(c)
+
+
 def test_device_arrays_are_not_read_back_but_their_dtype_is_checked():
     """The documented policy: a JAX array's values are not checked (no device-to-host copy
     per eager call); its dtype is."""

@@ -290,6 +290,53 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
     assert json.loads(seed0.read_text())["seed"] == 0
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCHER = (  # the console script's own code, as from a terminal (see AS_FROM_A_TERMINAL)
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'rectify-jax'; {before}import _rectify_jax_cli; _rectify_jax_cli.main()"
+)
+
+
+def test_ctrl_c_while_the_package_is_imported_is_one_line_and_130():
+    """The console script catches Ctrl-C while ``rectify_jax`` (and JAX) are still loading,
+    before the command line's own handler exists: here the import itself is interrupted."""
+    interrupt_the_import = (
+        "import builtins; real = builtins.__import__; "
+        "builtins.__import__ = lambda name, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt) "
+        "if name.startswith('rectify_jax') else real(name, *a, **k); "
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", LAUNCHER.format(before=interrupt_the_import), "list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX")
+def test_ctrl_c_as_the_console_script_starts_is_one_line_and_130(tmp_path):
+    """A real SIGINT the moment the console script starts (while JAX loads, or later)."""
+    started = "print('started', flush=True); "
+    argv = ["reproduce", "noisy_mixture", "--out", str(tmp_path), "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", LAUNCHER.format(before=started), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+    err = _ctrl_c_until_it_ends(proc)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1, err
+    assert lines[0].startswith("interrupted"), err
+
+
 AS_FROM_A_TERMINAL = (
     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
     "sys.argv[0] = 'python -m rectify_jax'; runpy.run_module('rectify_jax', run_name='__main__')"

@@ -37,9 +37,48 @@ def leaky_kernel(x, slope):
     return jnp.where(x >= 0, x, slope * jnp.where(x > 0, 0.0, x))
 
 
+def half_tanh_and_sech2(z):
+    r""":math:`t = \tanh(z/2)` and :math:`1 - t^2 = \mathrm{sech}^2(z/2)`, both to a few ulp.
+
+    ``1 - t * t`` cancels where ``tanh`` saturates: at :math:`z = 12` it has lost 3
+    digits in float32, and from :math:`z \approx 17` it is exactly 0 where the true value
+    is about :math:`4e^{-|z|}`. Written as :math:`4e/(1+e)^2` with :math:`e = e^{-|z|}`
+    it keeps its relative precision until ``e`` underflows.
+    """
+    e = jnp.exp(-jnp.abs(z))
+    return half_tanh(z, e), 4 * e / (1 + e) / (1 + e)
+
+
+def half_tanh(z, e=None):
+    """``tanh(z / 2)``; in float64 as ``-sgn(z) expm1(-|z|) / (1 + e^{-|z|})``: XLA's
+    float64 tanh on the CPU is up to 6.5 ulp off near saturation (measured), this form
+    2.7 ulp. In other dtypes XLA's tanh (3.7 ulp in float32, where the other form is not
+    better) is kept: it is the cheaper one."""
+    if z.dtype != jnp.float64:
+        return jnp.tanh(0.5 * z)
+    a = jnp.abs(z)
+    e = jnp.exp(-a) if e is None else e
+    return -jnp.sign(z) * jnp.expm1(-a) / (1 + e)
+
+
+# The smooth functions' derivatives are written out (custom_jvp, so both modes and every
+# order): autodiff gives s (1 - s), 1 - tanh^2 and expm1(x) + 1, which cancel where the
+# function saturates (1 - tanh(x)^2 is exactly 0 from x = 9 in float32, where the true
+# value is 6e-8). The forms below keep their relative precision until exp underflows.
+
+
+@jax.custom_jvp
 def _elu(x, alpha):
     # expm1 of the clamped value keeps the unused branch finite (no inf * 0 in the gradient).
     return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.where(x > 0, 0.0, x)))
+
+
+@_elu.defjvp
+def _elu_jvp(primals, tangents):
+    (x, alpha), (dx, dalpha) = primals, tangents
+    negative = jnp.where(x > 0, 0.0, x)
+    slope = alpha * jnp.exp(negative)  # elu' = alpha e^x, not expm1(x) + 1
+    return _elu(x, alpha), jnp.where(x > 0, dx, slope * dx + jnp.expm1(negative) * dalpha)
 
 
 @jax.custom_jvp
@@ -55,12 +94,27 @@ def _softplus_jvp(primals, tangents):
     return _softplus(x), jax.nn.sigmoid(x) * dx
 
 
+@jax.custom_jvp
 def _sigmoid(x):
     return jax.nn.sigmoid(x)
 
 
+@_sigmoid.defjvp
+def _sigmoid_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    # sigmoid' = e / (1 + e)^2 = sech^2(x / 2) / 4, e = exp(-|x|)
+    return _sigmoid(x), 0.25 * half_tanh_and_sech2(x)[1] * dx
+
+
+@jax.custom_jvp
 def _tanh(x):
     return jnp.tanh(x)
+
+
+@_tanh.defjvp
+def _tanh_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return _tanh(x), half_tanh_and_sech2(2 * x)[1] * dx
 
 
 def _hard_sigmoid(x):
@@ -71,8 +125,16 @@ def _hard_tanh(x):
     return jnp.where(x > 1.0, 1.0, jnp.where(x < -1.0, -1.0, x))
 
 
+@jax.custom_jvp
 def _tlu(x, alpha):
     return jnp.where(x >= 0, x, alpha * jnp.tanh(x))
+
+
+@_tlu.defjvp
+def _tlu_jvp(primals, tangents):
+    (x, alpha), (dx, dalpha) = primals, tangents
+    slope = alpha * half_tanh_and_sech2(2 * x)[1]  # alpha sech^2(x)
+    return _tlu(x, alpha), jnp.where(x >= 0, dx, slope * dx + jnp.tanh(x) * dalpha)
 
 
 def relu(x: ArrayLike) -> jax.Array:
@@ -185,7 +247,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         \alpha\,(e^{x} - 1), & x \le 0
       \end{cases}
 
-    The derivative at 0 is ``alpha`` (as in :func:`jax.nn.elu`).
+    The derivative at 0 is ``alpha`` (as in :func:`jax.nn.elu`). Below 0 it is computed
+    as :math:`\alpha e^{x}`, relative to a few ulp also deep in saturation, where
+    autodiff's :math:`\alpha(\mathrm{expm1}(x) + 1)` rounds to 0 early.
 
     Args:
       x: input array of a floating-point dtype.
@@ -243,6 +307,9 @@ def sigmoid(x: ArrayLike) -> jax.Array:
     .. math::
       \mathrm{sigmoid}(x) = \frac{1}{1 + e^{-x}}
 
+    Its derivative is computed as :math:`e/(1+e)^2` with :math:`e = e^{-|x|}`, relative to
+    a few ulp also in saturation, where :func:`jax.nn.sigmoid`'s :math:`s(1-s)` cancels.
+
     Args:
       x: input array of a floating-point dtype.
 
@@ -270,6 +337,10 @@ def tanh(x: ArrayLike) -> jax.Array:
 
     .. math::
       \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}
+
+    Its derivative is computed as :math:`4e/(1+e)^2` with :math:`e = e^{-2|x|}`, relative
+    to a few ulp also in saturation, where autodiff's :math:`1 - \tanh^2 x` is 0 from
+    :math:`|x| = 9` in float32.
 
     Args:
       x: input array of a floating-point dtype.

@@ -71,9 +71,9 @@ def noisy_hard_tanh(
         scalar or array broadcastable to ``x``.
       alpha: the mixing factor of ``h`` and ``u`` (not the ELU/TLU alpha), finite; None
         means ``HARD_TANH_UNIT.alpha`` (1.15, the authors' code). ``alpha=1`` turns the
-        noise off: given as a number (or NumPy array) the output is then
-        ``hard_tanh(x)`` itself, also at ``x = +-inf`` (where the formula's
-        ``(alpha - 1) * Delta`` would be ``0 * inf``), and no key is needed.
+        noise off: the output is ``hard_tanh(x)``, also at ``x = +-inf`` (where the
+        formula's ``(alpha - 1) * Delta`` would be ``0 * inf``); given as a number (or
+        NumPy array), no key is needed.
       c: noise scale, a finite number >= 0; None means ``HARD_TANH_UNIT.c`` (0.5). May be
         a traced value that changes every step (annealing) without recompiling.
       noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
@@ -149,8 +149,8 @@ def noisy_hard_sigmoid(
       key: a PRNG key; may be None only with ``deterministic=True``.
       p: noise-slope parameter (learned, one per unit), finite, broadcastable to ``x``.
       alpha: the mixing factor of ``h`` and ``u``, finite; None means
-        ``HARD_SIGMOID_UNIT.alpha`` (1.1, the authors' code). ``alpha=1`` (a number) is
-        ``hard_sigmoid(x)`` itself, as in :func:`noisy_hard_tanh`.
+        ``HARD_SIGMOID_UNIT.alpha`` (1.1, the authors' code). ``alpha=1`` is
+        ``hard_sigmoid(x)``, as in :func:`noisy_hard_tanh`.
       c: noise scale, a finite number >= 0; None means ``HARD_SIGMOID_UNIT.c`` (0.15).
       noise: ``"half_normal"`` (NAH, default) or ``"normal"`` (NAN).
       deterministic: if True, use the expected value of the noise; no key needed.

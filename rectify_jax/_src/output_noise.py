@@ -30,6 +30,7 @@ from jax.interpreters import ad
 
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import validation as v
+from rectify_jax._src.activations import half_tanh, half_tanh_and_sech2
 
 if TYPE_CHECKING:  # the units are data of a higher layer; only their type is named here
     from rectify_jax._src.units import NoisyUnit
@@ -86,30 +87,6 @@ def _checked(options: Options, fn: str, *types) -> Options:
 # The math, in the compute dtype. Everything here is elementwise in x.
 
 
-def half_tanh_and_sech2(z):
-    r""":math:`t = \tanh(z/2)` and :math:`1 - t^2 = \mathrm{sech}^2(z/2)`, both to a few ulp.
-
-    ``1 - t * t`` cancels where the noise saturates: at :math:`z = 12` it has lost 3
-    digits in float32, and from :math:`z \approx 17` it is exactly 0 where the true value
-    is about :math:`4e^{-|z|}`. Written as :math:`4e/(1+e)^2` with :math:`e = e^{-|z|}`
-    it keeps its relative precision until ``e`` underflows.
-    """
-    e = jnp.exp(-jnp.abs(z))
-    return _half_tanh(z, e), 4 * e / (1 + e) / (1 + e)
-
-
-def _half_tanh(z, e=None):
-    """``tanh(z / 2)``; in float64 as ``-sgn(z) expm1(-|z|) / (1 + e^{-|z|})``: XLA's
-    float64 tanh on the CPU is up to 6.5 ulp off near saturation (measured), this form
-    2.7 ulp. In other dtypes XLA's tanh (3.7 ulp in float32, where the other form is not
-    better) is kept: it is the cheaper one."""
-    if z.dtype != jnp.float64:
-        return jnp.tanh(0.5 * z)
-    a = jnp.abs(z)
-    e = jnp.exp(-a) if e is None else e
-    return -jnp.sign(z) * jnp.expm1(-a) / (1 + e)
-
-
 @jax.custom_jvp
 def sigma(delta, p, c):
     r"""The noise scale :math:`c\,(\mathrm{sigmoid}(p\Delta) - 1/2)^2` (shared with NANIL).
@@ -122,7 +99,7 @@ def sigma(delta, p, c):
     :math:`z = p\Delta`, from :func:`half_tanh_and_sech2`: autodiff of ``tanh`` would
     give :math:`1 - t^2`, which cancels to 0 where the noise saturates.
     """
-    return 0.25 * c * _half_tanh(p * delta) ** 2
+    return 0.25 * c * half_tanh(p * delta) ** 2
 
 
 @sigma.defjvp
@@ -139,7 +116,17 @@ def _phi(unit, x, p, alpha, c, eps):
     """The plain output-noise formula; differentiable by autodiff in both modes."""
     h, delta = unit.h(x).astype(x.dtype), unit.h_minus_u(x)
     d = jnp.sign(delta) * jnp.sign(1 - alpha)
-    return h + (alpha - 1) * delta + d * sigma(delta, p, c) * eps
+    return h + (alpha - 1) * _mixed(delta, alpha) + d * sigma(delta, p, c) * eps
+
+
+def _mixed(delta, alpha):
+    """``Delta`` as the mixing term ``(alpha - 1) * Delta`` and its alpha-gradient see it.
+
+    Where ``alpha == 1`` (an array's value, unknown when tracing) and ``Delta`` is
+    infinite (``x = +-inf``) it is 0, not ``0 * inf = NaN``: the output is ``h(x)``, as
+    with a Python-number ``alpha = 1``, and that element's alpha-gradient is 0.
+    """
+    return jnp.where((alpha == 1) & jnp.isinf(delta), 0.0, delta)
 
 
 class Paths(NamedTuple):
@@ -181,7 +168,7 @@ def gradient_paths(unit, x, eps, p, alpha, c, g) -> Paths:
         stochastic=k_s * p * ddelta,
         # 0 where the noise scale is flat: at x = +-inf, k_s = 0 and delta = -+inf
         p=jnp.where(k_s == 0, 0.0, k_s * delta),
-        alpha=g * delta,
+        alpha=g * _mixed(delta, alpha),
         c=k * 0.25 * t * t,
     )
 
