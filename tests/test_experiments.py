@@ -312,3 +312,26 @@ def test_cli_reproduce_writes_a_report(tmp_path, capsys):
     assert "pipeline check, not evidence" in text
     assert "](res/noisy_mixture/noisy_mixture.png)" in text  # links relative to the report
     assert "Results, figures and the report are in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_digits_pixels_constant_in_training_cannot_blow_up_elsewhere(seed):
+    """The loader scales by the training std floored at one grey level: a pixel that is
+    constant (std 0) in the 500 training images is only centred, so in validation and test
+    images it stays within the 16 grey levels (``std + 1e-3`` made it up to 16 * 1000)."""
+    from sklearn.datasets import load_digits
+
+    from rectify_jax.experiments import data
+
+    raw = load_digits().data.astype(np.float32)
+    order = np.random.default_rng(seed).permutation(len(raw))
+    train = raw[order[797:1297]]  # test 497, validation 300, then 500 training images
+    constant = train.std(0) == 0
+    assert constant.sum() >= 3  # the case under test occurs in every one of these splits
+    xtr, _, xva, _, xte, _ = data.digits(
+        test_size=497, valid_size=300, train_size=500, split_seed=seed
+    )
+    np.testing.assert_allclose(xtr.mean(0), 0, atol=1e-5)
+    for x, rows in ((xva, order[497:797]), (xte, order[:497])):
+        assert np.abs(x).max() <= 16
+        np.testing.assert_allclose(x[:, constant], raw[rows][:, constant] - train[0, constant])
