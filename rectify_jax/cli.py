@@ -248,8 +248,10 @@ def _reproduce(args) -> int:
                     progress=progress,
                 )
         text = compose_report(out)
-        _common.write_atomic(out / "REPORT.md", text)  # figure links are relative to ``out``
-        if report is not None and report.resolve() != (out / "REPORT.md").resolve():
+        # one report: at --report when given (figure links made relative to it), else in OUT
+        if report is None:
+            _common.write_atomic(out / "REPORT.md", text)
+        else:
             _common.write_atomic(report, text.replace("](", f"]({_rel(out, report)}"))
         sections = [(out / name / "section.md").read_text(encoding="utf-8") for name in names]
     for section in sections:
@@ -445,7 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick", action="store_true", help="tiny sizes: checks the pipeline, judges nothing"
     )
-    p.add_argument("--report", default=None, help="also write the report to this file")
+    p.add_argument(
+        "--report",
+        default=None,
+        help="write the report to this file instead of OUT/REPORT.md",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--wait",

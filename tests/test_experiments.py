@@ -14,7 +14,7 @@ from scipy import stats
 from rectify_jax import cli
 from rectify_jax.experiments import EXPERIMENTS, _common, charlm, reproduce, sequences
 
-SUMMARY_KEYS = {"config", "seeds", "quick", "arms", "levels", "verdicts", "seconds"}
+SUMMARY_KEYS = {"config", "seeds", "quick", "arms", "levels", "verdicts", "seconds", "code"}
 TEST_KEYS = {"name", "n", "mean_difference", "ci95", "t", "p", "p_holm"}
 
 
@@ -40,7 +40,7 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     folder = tmp_path / name
     saved = json.loads((folder / "seed1.json").read_text())
     assert saved["config"] == EXPERIMENTS[name].quick and saved["result"]["metrics"]
-    assert (saved["experiment"], saved["seed"], saved["format"]) == (name, 1, 2)
+    assert (saved["experiment"], saved["seed"], saved["format"]) == (name, 1, 3)
     assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or p.name == ".lock"]
     png = (folder / f"{name}.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 5000
@@ -311,6 +311,7 @@ def test_cli_reproduce_writes_a_report(tmp_path, capsys):
     assert text.startswith("# rectify_jax: reproductions") and "(quick, 2 seeds)" in text
     assert "pipeline check, not evidence" in text
     assert "](res/noisy_mixture/noisy_mixture.png)" in text  # links relative to the report
+    assert not (tmp_path / "res" / "REPORT.md").exists()  # one report, where it was asked
     assert "Results, figures and the report are in" in capsys.readouterr().out
 
 

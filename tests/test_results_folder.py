@@ -9,6 +9,7 @@ command, in-process, so that they take a fraction of a second each."""
 
 import dataclasses
 import errno
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 
 from rectify_jax import cli
+from rectify_jax._src import provenance
 from rectify_jax.experiments import EXPERIMENTS, _common, compose_report, reproduce
 
 
@@ -274,6 +276,17 @@ def test_a_really_full_disk(small_disk, tiny, monkeypatch, capsys):
 # Seed files: reused only when they are this experiment's result of that seed
 
 
+OTHER_CODE = {
+    "code": {
+        "version": "0",
+        "source": "fedcba987654" * 4,
+        "commit": "0123456789ab" * 3,
+        "dirty": True,
+    },
+    "machine": {"cpu": "another CPU"},
+}
+
+
 def corrupt(path: pathlib.Path, how: str) -> str:
     """Spoils ``path`` (seed 1's file) as ``how`` says; returns words the warning must hold."""
     good = path.read_text()
@@ -303,6 +316,17 @@ def corrupt(path: pathlib.Path, how: str) -> str:
             lambda: path.write_text(json.dumps({**data, "result": {}})),
             "its result holds no metrics",
         ),
+        "other code": (
+            lambda: path.write_text(json.dumps({**data, "provenance": OTHER_CODE})),
+            "it was computed by other code (commit 0123456789ab with local changes, "
+            "sources fedcba987654)",
+        ),
+        "no provenance (format 2)": (
+            lambda: path.write_text(
+                json.dumps({**{k: v for k, v in data.items() if k != "provenance"}, "format": 2})
+            ),
+            "lacks the field provenance",
+        ),
         "a folder": (lambda: (path.unlink(), path.mkdir()), "cannot be read"),
     }
     action, words = spoil[how]
@@ -320,6 +344,8 @@ HOW = [
     "another configuration",
     "an earlier format",
     "no metrics",
+    "other code",
+    "no provenance (format 2)",
 ]
 
 
@@ -338,7 +364,7 @@ def test_a_bad_seed_file_is_named_and_its_seed_rerun(tmp_path, tiny, capsys, how
     assert words in line and line.endswith("; rerunning seed 1"), line
     assert tiny == [1]  # seed 0 reused, seed 1 trained again
     fixed = saved(seed1)
-    assert (fixed["seed"], fixed["experiment"], fixed["format"]) == (1, "tiny", 2)
+    assert (fixed["seed"], fixed["experiment"], fixed["format"]) == (1, "tiny", 3)
     assert fixed["config"] == {"steps": 2}
     assert saved(tmp_path / "tiny" / "summary.json")["seeds"] == 2
 
@@ -357,13 +383,64 @@ def test_a_folder_in_place_of_a_seed_file_is_named_and_then_cannot_be_written(
     assert lines[1].startswith(f"rectify-jax: error: cannot write {seed1}: ")
 
 
-def test_seed_files_name_their_experiment_seed_configuration_and_format(tmp_path, tiny):
+def test_seed_files_name_their_experiment_seed_configuration_format_and_provenance(tmp_path, tiny):
     reproduce("tiny", out=tmp_path, seeds=2, log=lambda *a: None)
+    fields = {"format", "experiment", "seed", "config", "provenance", "seconds", "result"}
+    head = subprocess.run(
+        ["git", "-C", str(pathlib.Path(__file__).parent), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
     for seed in (0, 1):
         data = saved(tmp_path / "tiny" / f"seed{seed}.json")
-        assert set(data) == {"format", "experiment", "seed", "config", "seconds", "result"}
-        assert (data["format"], data["experiment"], data["seed"]) == (2, "tiny", seed)
+        assert set(data) == fields
+        assert (data["format"], data["experiment"], data["seed"]) == (3, "tiny", seed)
         assert data["config"] == TINY.full
+        code, machine = data["provenance"]["code"], data["provenance"]["machine"]
+        assert code["source"] == provenance.source_hash() and len(code["source"]) == 64
+        if head.returncode == 0:  # a git checkout (CI's clean clone is one)
+            assert code["commit"] == head.stdout.strip() and isinstance(code["dirty"], bool)
+        assert machine["cores"] == os.cpu_count() and machine["cpu"]
+        for library in ("jax", "jaxlib", "flax", "optax", "chex", "numpy"):
+            assert machine[library] == importlib.metadata.version(library)
+    summary = saved(tmp_path / "tiny" / "summary.json")
+    assert summary["code"] == code and machine["cpu"] in summary["machine"]
+
+
+def test_a_source_hash_changes_with_any_source_file(tmp_path, monkeypatch):
+    package = tmp_path / "rectify_jax"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "b.py").write_text("y = 2\n")
+    monkeypatch.setattr(provenance, "PACKAGE", package)
+    hashes = []
+    for step in ("as written", "a.py edited", "b.py moved"):
+        provenance.source_hash.cache_clear()
+        if step == "a.py edited":
+            (package / "a.py").write_text("x = 2\n")
+        elif step == "b.py moved":
+            (package / "sub" / "b.py").rename(package / "b.py")  # same text, another path
+        hashes.append(provenance.source_hash())
+    provenance.source_hash.cache_clear()
+    assert len(set(hashes)) == 3
+
+
+def test_an_experiment_finished_by_other_code_is_left_out_of_the_report(tmp_path, tiny, capsys):
+    assert run(tmp_path, "--seeds", "1") == 0
+    other = tmp_path / "noisy_mixture"
+    other.mkdir()
+    summary = {**saved(tmp_path / "tiny" / "summary.json"), "code": OTHER_CODE["code"]}
+    (other / "summary.json").write_text(json.dumps(summary))
+    (other / "section.md").write_text("## made by other code\n")
+    capsys.readouterr()
+    assert run(tmp_path, "--seeds", "1") == 0
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith(f"reproduce: {other / 'summary.json'} and its seed files were computed")
+    assert "(commit 0123456789ab with local changes, sources fedcba987654)" in line
+    assert "so noisy_mixture is left out" in line
+    report = (tmp_path / "REPORT.md").read_text()
+    assert TINY.title in report and "## made by other code" not in report
+    assert f"sources {provenance.source_hash()[:12]}" in report
 
 
 def test_an_unreadable_summary_of_another_experiment_is_left_out_of_the_report(

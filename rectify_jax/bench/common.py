@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -12,6 +11,8 @@ from typing import TypedDict
 
 import jax
 import numpy as np
+
+from rectify_jax._src import provenance
 
 
 class Timing(TypedDict):
@@ -22,17 +23,9 @@ class Timing(TypedDict):
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": getattr(__import__("jaxlib"), "__version__", "?"),
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-    }
+    """What the numbers were measured on (:func:`rectify_jax._src.provenance.machine`), the
+    code that measured them, and PyTorch's version and threads where it is installed."""
+    info = {**provenance.machine(), "code": provenance.code()}
     try:
         import torch  # pyright: ignore[reportMissingImports]  # optional, not a dependency
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rectify_jax._src import provenance
 from rectify_jax.experiments import _common
 from rectify_jax.experiments._common import Claim, Experiment, Progress, Report
 
@@ -58,9 +59,10 @@ def _registry() -> dict[str, Experiment]:
 EXPERIMENTS = _registry()
 
 
-SEED_FORMAT = 2
-"""The format of ``seedN.json`` (1: before the file named its experiment and format)."""
-SEED_FIELDS = ("format", "experiment", "seed", "config", "seconds", "result")
+SEED_FORMAT = 3
+"""The format of ``seedN.json`` (1: before the file named its experiment and format; 2:
+before it recorded its provenance)."""
+SEED_FIELDS = ("format", "experiment", "seed", "config", "provenance", "seconds", "result")
 
 
 def _warn(message: str) -> None:
@@ -85,10 +87,13 @@ def reproduce(
     ``summary.json`` and ``section.md``, each written whole or not at all. ``seeds``
     defaults to 5, or 1 with ``quick``. The run holds the lock of ``out``
     (:func:`~rectify_jax.experiments._common.lock_folder`; ``wait`` waits for another
-    run that holds it instead of raising ``FolderLocked``). A ``seedN.json`` is reused
-    only if it is this experiment's result of seed N with this configuration; any other
-    (another seed's, configuration's or experiment's, an earlier format, an empty,
-    truncated or malformed file) is named through ``warn`` and its seed is rerun.
+    run that holds it instead of raising ``FolderLocked``). Each seed file records its
+    provenance (:func:`rectify_jax._src.provenance.provenance`: the commit, the hash of
+    the package's sources, the machine and the library versions). A ``seedN.json`` is
+    reused only if it is this experiment's result of seed N with this configuration,
+    computed by this code (the same source hash); any other (another seed's,
+    configuration's, experiment's or version's, an earlier format, an empty, truncated or
+    malformed file) is named through ``warn`` and its seed is rerun.
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"reproduce: unknown experiment {name!r}; choose from {list(EXPERIMENTS)}")
@@ -109,12 +114,13 @@ def reproduce(
 
 def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> str:
     as_saved = json.loads(json.dumps(_common.to_jsonable(config)))  # tuples read back as lists
-    results, seconds = [], 0.0
+    code = provenance.code()
+    results, seconds, machines = [], 0.0, []
     for seed in range(seeds):
         path = folder / f"seed{seed}.json"
         if path.exists():
             try:
-                saved = _finished_seed(path, exp.name, seed, as_saved)
+                saved = _finished_seed(path, exp.name, seed, as_saved, code["source"])
             except ValueError as e:
                 warn(
                     f"reproduce: {path} is not a result of seed {seed} with this configuration "
@@ -124,21 +130,25 @@ def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> 
                 log(f"{exp.name}: seed {seed} already done ({path}), reusing it")
                 results.append(saved["result"])
                 seconds += saved["seconds"]
+                machines.append(saved["provenance"]["machine"])
                 continue
         t0 = time.perf_counter()
         result = exp.run_seed(config, seed, progress)
         elapsed = time.perf_counter() - t0
+        machine = provenance.machine()
         saved = {
             "format": SEED_FORMAT,
             "experiment": exp.name,
             "seed": seed,
             "config": config,
+            "provenance": {"code": code, "machine": machine},
             "seconds": elapsed,
             "result": result,
         }
         _common.write_json(path, saved)
         results.append(_common.to_jsonable(result))
         seconds += elapsed
+        machines.append(machine)
     figure = folder / f"{exp.name}.png"
     rep = _common.write_atomic(figure, lambda tmp: exp.report(results, config, str(tmp)))
     verdicts = _common.judge(rep.claims, quick=quick, seeds=seeds)
@@ -152,7 +162,8 @@ def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> 
         "seconds": seconds,
         "setup": rep.setup,
         "findings": list(rep.findings),
-        "machine": _common.machine(),
+        "code": code,
+        "machine": "; ".join(dict.fromkeys(provenance.describe(m) for m in machines)),
     }
     section = _section(exp, rep, summary, folder, figure)
     _common.write_atomic(folder / "section.md", section)
@@ -160,8 +171,9 @@ def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> 
     return section
 
 
-def _finished_seed(path: pathlib.Path, name: str, seed: int, config: dict) -> dict:
-    """The saved result in ``path`` if it is ``name``'s seed ``seed`` with ``config``.
+def _finished_seed(path: pathlib.Path, name: str, seed: int, config: dict, source: str) -> dict:
+    """The saved result in ``path`` if it is ``name``'s seed ``seed`` with ``config``,
+    computed by the code whose source hash is ``source``.
 
     Raises ``ValueError`` saying why not, in a few words.
     """
@@ -191,12 +203,26 @@ def _finished_seed(path: pathlib.Path, name: str, seed: int, config: dict) -> di
         keys = sorted(k for k in {*config, *theirs} if config.get(k) != theirs.get(k))
         shown = ", ".join(f"{k} {theirs.get(k)!r} there, {config.get(k)!r} here" for k in keys[:3])
         raise ValueError(f"its configuration differs: {shown}{', ...' * (len(keys) > 3)}")
+    code = saved["provenance"].get("code") if isinstance(saved["provenance"], dict) else None
+    if not isinstance(code, dict) or not isinstance(saved["provenance"].get("machine"), dict):
+        raise ValueError("its provenance field is not this version's")
+    if code.get("source") != source:
+        raise ValueError(f"it was computed by other code ({_describe_code(code)})")
     seconds, result = saved["seconds"], saved["result"]
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise ValueError(f"its seconds field is {seconds!r}, not a time")
     if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
         raise ValueError("its result holds no metrics")
     return saved
+
+
+def _describe_code(code: dict) -> str:
+    """``commit 1a2b3c4d5e6f (with local changes), sources 0f1e2d3c4b5a``, in a few words."""
+    commit = code.get("commit")
+    where = "no commit recorded" if commit is None else f"commit {str(commit)[:12]}"
+    if code.get("dirty"):
+        where += " with local changes"
+    return f"{where}, sources {str(code.get('source'))[:12]}"
 
 
 def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str:
@@ -292,14 +318,18 @@ def report_header(summaries: dict[str, dict]) -> str:
 
 
 def compose_report(out: str | pathlib.Path, *, warn: Callable[[str], Any] = _warn) -> str:
-    """The whole report from every experiment finished in ``out`` (registry order).
+    """The whole report from every experiment finished in ``out`` by this code (registry
+    order).
 
     Running one experiment into a folder that holds others replaces only its own
-    section; the header says which experiments, sizes and seeds the report holds. An
-    experiment whose ``summary.json`` or ``section.md`` cannot be read (e.g. truncated by
-    an earlier version) is named through ``warn`` and left out.
+    section; the header says which experiments, sizes and seeds the report holds and
+    which code made them. A report never mixes versions of the code: an experiment
+    finished by other code (another source hash; every seed of an experiment has its
+    experiment's) is named through ``warn`` with its commit and left out, and so is one
+    whose ``summary.json`` or ``section.md`` cannot be read.
     """
     out = pathlib.Path(out)
+    source = provenance.source_hash()
     summaries, sections = {}, []
     for n in EXPERIMENTS:
         if not (out / n / "summary.json").exists():
@@ -307,12 +337,22 @@ def compose_report(out: str | pathlib.Path, *, warn: Callable[[str], Any] = _war
         try:
             summary = json.loads((out / n / "summary.json").read_text(encoding="utf-8"))
             section = (out / n / "section.md").read_text(encoding="utf-8")
-            if not isinstance(summary, dict) or not {"seeds", "quick", "seconds"} <= set(summary):
+            if not isinstance(summary, dict) or not {"seeds", "quick", "seconds", "code"} <= set(
+                summary
+            ):
                 raise ValueError("it is not a summary of this version")
         except (OSError, ValueError) as e:
             warn(
                 f"reproduce: the results of {n} in {out / n} cannot be read ({e}); its section "
                 f"is left out of the report (rerun `rectify-jax reproduce {n}` to redo them)"
+            )
+            continue
+        if summary["code"].get("source") != source:
+            warn(
+                f"reproduce: {out / n / 'summary.json'} and its seed files were computed by "
+                f"other code ({_describe_code(summary['code'])}); a report holds one "
+                f"version's results, so {n} is left out (rerun `rectify-jax reproduce {n}` "
+                "to redo it with this code)"
             )
             continue
         summaries[n] = summary
@@ -321,10 +361,13 @@ def compose_report(out: str | pathlib.Path, *, warn: Callable[[str], Any] = _war
     if not names:
         raise FileNotFoundError(f"compose_report: no finished experiment in {out}")
     seconds = sum(sm["seconds"] for sm in summaries.values())
-    machine = next(iter(summaries.values())).get("machine", "")
+    machines = "; ".join(dict.fromkeys(sm["machine"] for sm in summaries.values()))
+    code = next(iter(summaries.values()))["code"]
     return (
         report_header(summaries)
-        + f"The runs took {seconds / 60:.1f} min of wall time in all ({machine}).\n\n"
+        + f"Every result comes from one version of the code: {_describe_code(code)} "
+        "(recorded in each seed file with its machine and library versions). "
+        f"The runs took {seconds / 60:.1f} min of wall time in all ({machines}).\n\n"
         + overview(out, names)
         + "\n"
         + "\n".join(sections)

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import pathlib
-import platform
 import re
 import secrets
 import shlex
@@ -548,14 +547,6 @@ def _p(p: float) -> str:
 
 # --------------------------------------------------------------------------------------
 # Files
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{platform.system()} {cpu}, {os.cpu_count()} cores, jax {jax.__version__} "
-        f"on {jax.devices()[0].platform}, Python {platform.python_version()}"
-    )
 
 
 def to_jsonable(tree):

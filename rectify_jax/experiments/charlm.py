@@ -138,27 +138,13 @@ def _run(arms, config, seed, progress, tag):
     return {"metrics": metrics, "curves": curves, "valid_curves": val_curves}
 
 
-def _equal_time_steps(result: dict, arms, steps: int) -> dict[str, float]:
-    """The step each arm reaches in the time the fastest arm takes for ``steps`` steps."""
-    ms = {a: result["metrics"][a]["ms_per_step"] for a in arms}
-    fastest = min(ms.values())
-    return {a: steps * fastest / ms[a] for a in arms}
-
-
-def _window_mean(history, end_step: float, width: float) -> float:
-    """Mean chunk training loss over steps (end_step - width, end_step]."""
-    steps = np.asarray([h[0] for h in history], np.float64)
-    losses = np.asarray([h[1] for h in history], np.float64)
-    pick = (steps > end_step - width) & (steps <= end_step + 1e-9)
-    if not pick.any():
-        pick = steps == steps[np.argmin(np.abs(steps - end_step))]
-    return float(losses[pick].mean())
-
-
-def _interp(points, step: float) -> float:
-    s = np.asarray([p[0] for p in points], np.float64)
-    v = np.asarray([p[1] for p in points], np.float64)
-    return float(np.interp(step, s, v))
+TIMING_NOTE = (
+    "† Time per step of this library's implementation on this machine, measured side by "
+    "side after training (the minimum of a few short timings, which varies between seeds "
+    "on a shared CPU): a description of the run, not evidence for or against a paper's "
+    "claim, and no verdict rests on it. Speed is measured with the benchmark harness "
+    "(`rectify-jax bench train-step`; BENCHMARKS.md)."
+)
 
 
 def _curve_figure(results, arms, path, title, right):
@@ -205,49 +191,35 @@ def run_gru(config, seed, progress):
 
 def report_gru(results, config, figure):
     steps = config["steps"]
-    width = 0.2 * steps
-    for r in results:
-        at = _equal_time_steps(r, GRU_ARMS, steps)
-        for arm in GRU_ARMS:
-            r["metrics"][arm]["train_loss_equal_time"] = _window_mean(
-                r["curves"][arm], at[arm], width
-            )
-            r["metrics"][arm]["equal_time_step"] = at[arm]
     tab = c.table(
         results,
         GRU_ARMS,
         [
             ("train_loss", "train loss, last 20 % of steps"),
-            ("train_loss_equal_time", "train loss at equal time"),
-            ("equal_time_step", "step reached at equal time", 0),
             ("valid_nll", "valid nats/byte"),
-            ("ms_per_step", "ms/step", 1),
+            ("ms_per_step", "ms/step†", 1),
         ],
     )
-    claims = []
-    for family, name in (("equal steps", "train_loss"), ("equal time", "train_loss_equal_time")):
-        for better, worse in zip(GRU_ARMS, GRU_ARMS[1:], strict=False):
-            claims.append(
-                c.compare(
-                    results,
-                    f"{better} < {worse}: training loss at {family}",
-                    better,
-                    worse,
-                    name,
-                    higher_is_better=False,
-                    failure=UNIFORM_NATS,
-                )
-            )
+    tab += "\n\n" + TIMING_NOTE
+    claims = [
+        c.compare(
+            results,
+            f"{better} < {worse}: training loss at equal steps",
+            better,
+            worse,
+            "train_loss",
+            higher_is_better=False,
+            failure=UNIFORM_NATS,
+        )
+        for better, worse in zip(GRU_ARMS, GRU_ARMS[1:], strict=False)
+    ]
     _curve_figure(results, GRU_ARMS, figure, "GRU candidate activation", "train")
     setup = (
         f"{_corpus_setup(config)}; embedding 32, one GRU layer of {config['hidden']} units "
         f"(flax GRUCell with the candidate activation swapped; the arms of a seed share initial "
         f"parameters and batches), windows of {config['length']} bytes, batch {config['batch']}, "
         f"Adam lr {config['lr']}, {steps} steps. Equal steps: mean training loss over the last "
-        f"20 % of steps (the same batches in every arm). Equal time: the fastest arm's time for "
-        f"{steps} steps, converted into each arm's step count with its time per step (measured "
-        f"side by side after training); the loss is the mean over the 20 %-of-steps window "
-        f"ending there."
+        f"20 % of steps (the same batches in every arm)."
     )
     finding = (
         "TLU in a GRU: training loss over the last 20 % of steps "
@@ -356,11 +328,6 @@ def _attribution(results) -> tuple[str, str]:
 
 def report_lstm(results, config, figure):
     steps = config["steps"]
-    for r in results:
-        at = _equal_time_steps(r, LSTM_ARMS, steps)
-        for arm in LSTM_ARMS:
-            r["metrics"][arm]["valid_nll_equal_time"] = _interp(r["valid_curves"][arm], at[arm])
-            r["metrics"][arm]["equal_time_step"] = at[arm]
     tab = c.table(
         results,
         LSTM_ARMS,
@@ -368,32 +335,25 @@ def report_lstm(results, config, figure):
             ("valid_nll", "valid nats/byte"),
             ("valid_perplexity", "valid perplexity/byte"),
             ("train_loss", "train loss, last 20 %"),
-            ("valid_nll_equal_time", "valid nats/byte at equal time*"),
-            ("equal_time_step", "step reached at equal time", 0),
-            ("ms_per_step", "ms/step", 1),
+            ("ms_per_step", "ms/step†", 1),
         ],
         digits=4,
     )
-    tab += (
-        f"\n\n\\* on the first {config['curve_bytes'] // 1000} kB of the validation text, "
-        "interpolated between checkpoints every 10 % of training."
-    )
-    claims = []
-    for family, name in (("equal steps", "valid_nll"), ("equal time", "valid_nll_equal_time")):
-        for noisy in ("nan", "nah"):
-            for base in ("soft", "hard", "expectation"):
-                claims.append(
-                    c.compare(
-                        results,
-                        f"{noisy} < {base}: validation nats/byte at {family}",
-                        noisy,
-                        base,
-                        name,
-                        higher_is_better=False,
-                        failure=UNIFORM_NATS,
-                        digits=4,
-                    )
-                )
+    tab += "\n\n" + TIMING_NOTE
+    claims = [
+        c.compare(
+            results,
+            f"{noisy} < {base}: validation nats/byte at equal steps",
+            noisy,
+            base,
+            "valid_nll",
+            higher_is_better=False,
+            failure=UNIFORM_NATS,
+            digits=4,
+        )
+        for noisy in ("nan", "nah")
+        for base in ("soft", "hard", "expectation")
+    ]
     _curve_figure(results, LSTM_ARMS, figure, "LSTM gates", "valid")
     attribution, finding = _attribution(results)
     setup = (
@@ -404,9 +364,7 @@ def report_lstm(results, config, figure):
         f"test-time function (NAH: alpha-slope and learned p, no sampling) used in training, "
         f"nan / nah = sampled normal / half-normal noise (their test-time function for "
         f"validation). Windows of {config['length']} bytes, batch {config['batch']}, Adam lr "
-        f"{config['lr']}, gradient clip {config['clip']}, {steps} steps. Equal time: the fastest "
-        f"arm's time for {steps} steps, converted into each arm's step count with its time per "
-        f"step measured side by side after training."
+        f"{config['lr']}, gradient clip {config['clip']}, {steps} steps."
     )
     return c.Report(
         setup,
