@@ -209,6 +209,41 @@ def test_verdicts_on_synthetic_cases():
     assert alone["verdict"] == "held" and crowd["verdict"] == "inconclusive"
 
 
+def test_tost_matches_two_one_sided_scipy_tests():
+    support, margin = [0.004, -0.006, 0.002, 0.001, -0.003, 0.005], 0.01
+    below = stats.ttest_1samp(support, -margin, alternative="greater").pvalue
+    above = stats.ttest_1samp(support, margin, alternative="less").pvalue
+    assert _common.tost(support, margin) == pytest.approx(max(below, above))
+    assert _common.tost(support, margin) < 0.05
+    # the same spread around an effect of 0.012 cannot be within +-0.01
+    shifted = [s + 0.012 for s in support]
+    assert _common.tost(shifted, margin) > 0.5
+    assert math.isnan(_common.tost([0.1], margin)) and math.isnan(_common.tost(support, 0.0))
+
+
+def test_equivalent_needs_a_margin_stated_before_and_a_passing_tost():
+    small = (0.002, -0.003, 0.001, 0.0, -0.001, 0.002, -0.002, 0.001, 0.0, 0.001)
+    wide = tuple(10 * s for s in small)  # the same mean effect, ten times the spread
+    claims = [
+        _common.Claim("tight, with a margin", small, "e", margin=0.01),
+        _common.Claim("tight, no margin", small, "e"),
+        _common.Claim("wide, with a margin", wide, "e", margin=0.01),
+        _common.Claim("real", tuple(0.5 + s for s in small), "e", margin=0.01),
+    ]
+    verdicts = _common.judge(claims, quick=False, seeds=10)
+    assert [v["verdict"] for v in verdicts] == [
+        "equivalent",
+        "inconclusive",
+        "inconclusive",
+        "held",  # a real difference is reported as one, whatever the margin
+    ]
+    assert _common.verdict_text(verdicts[0]) == "equivalent within ±0.01"
+    assert verdicts[0]["test"]["tost_p_holm"] < 0.05 < verdicts[2]["test"]["tost_p_holm"]
+    assert verdicts[1]["test"]["margin"] is None and math.isnan(verdicts[1]["test"]["tost_p"])
+    table = _common.verdict_table(verdicts)
+    assert "**equivalent within ±0.01**" in table and "| — |" in table
+
+
 def test_no_labels_for_quick_runs_or_too_few_seeds():
     claim = _common.Claim("c", (1.0, 1.1, 0.9), "e")
     assert _common.judge([claim], quick=True, seeds=3)[0]["verdict"] is None

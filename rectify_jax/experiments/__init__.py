@@ -247,8 +247,9 @@ def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str
         lines += [f"![{exp.title}]({rel.as_posix()})", ""]
     lines += [
         "**Verdicts** (t-test over seeds, n - 1 degrees of freedom; Holm-corrected within "
-        "this experiment; *held* / *did not hold here* at adjusted p < 0.05, else "
-        "*inconclusive*)",
+        "this experiment; *held* / *did not hold here* at adjusted p < 0.05; else "
+        "*equivalent within ±m* where a TOST equivalence test with the margin m, fixed before "
+        "the run, passes at adjusted p < 0.05; else *inconclusive*)",
         "",
         _common.verdict_table(summary["verdicts"]),
     ]
@@ -270,6 +271,8 @@ def overview(out: str | pathlib.Path, names) -> str:
                 f"- {v['claim']} — `{name}`; {v['evidence']}: {t['mean_difference']:.3g} "
                 f"[{lo:.3g}, {hi:.3g}], p (Holm) {_common._p(t['p_holm'])}"
             )
+            if v["verdict"] == "equivalent":
+                line += f"; within ±{t['margin']:g}, TOST p (Holm) {_common._p(t['tost_p_holm'])}"
             if v["verdict"] is None:
                 not_judged.append(v["not_judged"])
             else:
@@ -311,7 +314,10 @@ def report_header(summaries: dict[str, dict]) -> str:
         "each sub-claim a t-test over seeds (paired where two arms are compared: the arms "
         "of one seed share their initial parameters and batches), Holm-corrected within "
         "the experiment. Labels: *held* (adjusted p < 0.05 in the claimed direction), "
-        "*did not hold here* (adjusted p < 0.05 against it), *inconclusive* (otherwise); "
+        "*did not hold here* (adjusted p < 0.05 against it), *equivalent within ±m* (no "
+        "such difference, and two one-sided t-tests (TOST) show the mean effect lies within "
+        "a margin m stated before the run, adjusted p < 0.05), *inconclusive* (otherwise: "
+        "the data neither show the effect nor rule it out); "
         f"runs with fewer than {_common.MIN_SEEDS} seeds are not labelled. A diverged or "
         "stuck seed counts as a failure of its arm.\n\n" + warning
     )

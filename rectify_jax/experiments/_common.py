@@ -48,7 +48,17 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks (see lock_f
 ALPHA = 0.05
 MIN_SEEDS = 5
 """Fewer seeds than this give numbers but no verdict labels."""
-LABELS = ("held", "did not hold here", "inconclusive")
+ACCURACY_MARGIN = 0.01
+"""The equivalence margin of accuracy comparisons: one accuracy point, fixed before any run
+(differences below it are not what the papers argue about)."""
+NATS_MARGIN = 0.01
+"""The equivalence margin of language-model comparisons: 0.01 nats per byte, fixed before
+any run (about 1 % in perplexity per byte)."""
+LABELS = ("held", "did not hold here", "equivalent", "inconclusive")
+"""The verdicts: *held* / *did not hold here* (the difference test, Holm-adjusted p < 0.05,
+in or against the claimed direction), *equivalent* (no such difference, and a TOST
+equivalence test with the claim's margin passes: the effect is within +-margin), else
+*inconclusive*."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,12 +96,17 @@ class Claim:
         difference oriented so, or a margin over a fixed level).
       evidence: what ``support`` is, e.g. ``"tanh minus relu, test accuracy"``.
       test: ``"paired t-test"`` or ``"one-sample t-test"``.
+      margin: the equivalence margin, in ``support``'s units, fixed before the run (the
+        smallest effect that would matter, e.g. 0.01 of accuracy): with it, a claim whose
+        difference test finds nothing is *equivalent* if a TOST shows the mean effect is
+        within +-margin, else *inconclusive*. None: no equivalence test.
     """
 
     text: str
     support: tuple[float, ...]
     evidence: str
     test: str = "paired t-test"
+    margin: float | None = None
 
 
 @dataclasses.dataclass
@@ -347,6 +362,30 @@ def t_test(support: Sequence[float]) -> dict:
     return {"n": n, "mean_difference": mean, "ci95": [mean - q * se, mean + q * se], "t": t, "p": p}
 
 
+def tost(support: Sequence[float], margin: float) -> float:
+    """The p-value of the two one-sided t-tests (TOST) of equivalence: that the mean of
+    ``support`` lies within ``(-margin, margin)``.
+
+    It is the larger of the p-values of ``mean <= -margin`` and ``mean >= margin`` (each
+    one-sided, n - 1 degrees of freedom); a small p shows equivalence. Schuirmann 1987,
+    "A comparison of the two one-sided tests procedure and the power approach for
+    assessing the equivalence of average bioavailability".
+    """
+    from scipy import stats
+
+    a = np.asarray(support, np.float64)
+    n = len(a)
+    if n < 2 or not margin > 0:
+        return math.nan
+    mean = float(a.mean())
+    se = float(a.std(ddof=1)) / math.sqrt(n)
+    if se == 0.0:
+        return 0.0 if abs(mean) < margin else 1.0
+    below = float(stats.t.sf((mean + margin) / se, n - 1))  # H0: mean <= -margin
+    above = float(stats.t.cdf((mean - margin) / se, n - 1))  # H0: mean >= margin
+    return max(below, above)
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error control), NaN passed through."""
     p = np.asarray(pvalues, np.float64)
@@ -360,17 +399,27 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def label(mean: float, p_holm: float) -> str:
-    """*held* / *did not hold here* / *inconclusive* from the direction and adjusted p."""
+def label(mean: float, p_holm: float, tost_holm: float = math.nan) -> str:
+    """*held* / *did not hold here* from the direction and the difference test's adjusted
+    p; else *equivalent* where the equivalence test's adjusted p passes; else
+    *inconclusive*."""
     if math.isfinite(p_holm) and p_holm < ALPHA and mean != 0:
         return "held" if mean > 0 else "did not hold here"
+    if math.isfinite(tost_holm) and tost_holm < ALPHA:
+        return "equivalent"
     return "inconclusive"
 
 
 def judge(claims: Sequence[Claim], *, quick: bool, seeds: int) -> list[dict]:
-    """Tests every claim, Holm-corrects within the list, and labels (or declines to)."""
+    """Tests every claim, Holm-corrects within the list, and labels (or declines to).
+
+    The difference tests and the equivalence tests (of the claims with a margin) are two
+    families, each Holm-corrected within the list.
+    """
     tests = [t_test(c.support) for c in claims]
     adjusted = holm([t["p"] for t in tests])
+    equivalence = [math.nan if c.margin is None else tost(c.support, c.margin) for c in claims]
+    equivalence_holm = holm(equivalence)
     if quick:
         reason = "not judged (quick run)"
     elif seeds < MIN_SEEDS:
@@ -378,12 +427,21 @@ def judge(claims: Sequence[Claim], *, quick: bool, seeds: int) -> list[dict]:
     else:
         reason = None
     out = []
-    for claim, test, p_holm in zip(claims, tests, adjusted, strict=True):
-        test = {"name": claim.test, **test, "p_holm": p_holm}
+    for claim, test, p_holm, p_tost, tost_holm in zip(
+        claims, tests, adjusted, equivalence, equivalence_holm, strict=True
+    ):
+        test = {
+            "name": claim.test,
+            **test,
+            "p_holm": p_holm,
+            "margin": claim.margin,
+            "tost_p": p_tost,
+            "tost_p_holm": tost_holm,
+        }
         out.append(
             {
                 "claim": claim.text,
-                "verdict": None if reason else label(test["mean_difference"], p_holm),
+                "verdict": None if reason else label(test["mean_difference"], p_holm, tost_holm),
                 "not_judged": reason,
                 "evidence": claim.evidence,
                 "test": test,
@@ -431,15 +489,17 @@ def compare(
     higher_is_better: bool = True,
     failure: float | None = None,
     digits: int = 3,
+    margin: float | None = None,
 ) -> Claim:
-    """The claim "arm ``better`` beats arm ``worse`` on metric ``name``", seed by seed."""
+    """The claim "arm ``better`` beats arm ``worse`` on metric ``name``", seed by seed;
+    ``margin`` (in the metric's units) makes "no difference" testable (:class:`Claim`)."""
     a = robust(results, better, name, failure, higher_is_better)
     b = robust(results, worse, name, failure, higher_is_better)
     if higher_is_better:
         support, what = [x - y for x, y in zip(a, b, strict=True)], f"{better} minus {worse}"
     else:
         support, what = [y - x for x, y in zip(a, b, strict=True)], f"{worse} minus {better}"
-    return Claim(claim, tuple(support), f"{what}, {name}", "paired t-test")
+    return Claim(claim, tuple(support), f"{what}, {name}", "paired t-test", margin)
 
 
 def beyond(
@@ -516,21 +576,32 @@ def table(
 
 
 def verdict_table(verdicts: list[dict], digits: int = 3) -> str:
-    """The verdicts as a markdown table: claim, label, mean difference, 95 % CI, p."""
+    """The verdicts as a markdown table: claim, label, mean difference, 95 % CI, p, and the
+    equivalence margin with its TOST p (Holm) where the claim has one."""
     rows = [
-        "| claim | verdict | mean difference [95 % CI] | t | p | p (Holm) |",
-        "|---|---|---|---|---|---|",
+        "| claim | verdict | mean difference [95 % CI] | t | p | p (Holm) | "
+        "equivalence margin: TOST p (Holm) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         t = v["test"]
         lo, hi = t["ci95"]
-        label_ = f"**{v['verdict']}**" if v["verdict"] else v["not_judged"]
+        label_ = f"**{verdict_text(v)}**" if v["verdict"] else v["not_judged"]
+        margin = t.get("margin")
+        tost_ = "—" if margin is None else f"±{margin:g}: {_p(t['tost_p_holm'])}"
         rows.append(
             f"| {v['claim']} ({v['evidence']}) | {label_} | "
             f"{_num(t['mean_difference'], digits)} [{_num(lo, digits)}, {_num(hi, digits)}] | "
-            f"{_num(t['t'], 2)} | {_p(t['p'])} | {_p(t['p_holm'])} |"
+            f"{_num(t['t'], 2)} | {_p(t['p'])} | {_p(t['p_holm'])} | {tost_} |"
         )
     return "\n".join(rows)
+
+
+def verdict_text(verdict: dict) -> str:
+    """The label as a report prints it: *equivalent* names its margin."""
+    if verdict["verdict"] == "equivalent":
+        return f"equivalent within ±{verdict['test']['margin']:g}"
+    return str(verdict["verdict"])
 
 
 def _num(x: float, digits: int) -> str:

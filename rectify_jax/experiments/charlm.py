@@ -210,6 +210,7 @@ def report_gru(results, config, figure):
             "train_loss",
             higher_is_better=False,
             failure=UNIFORM_NATS,
+            margin=c.NATS_MARGIN,
         )
         for better, worse in zip(GRU_ARMS, GRU_ARMS[1:], strict=False)
     ]
@@ -350,6 +351,7 @@ def report_lstm(results, config, figure):
             higher_is_better=False,
             failure=UNIFORM_NATS,
             digits=4,
+            margin=c.NATS_MARGIN,
         )
         for noisy in ("nan", "nah")
         for base in ("soft", "hard", "expectation")

@@ -166,6 +166,7 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
             worse,
             metric,
             failure=0.1,
+            margin=c.ACCURACY_MARGIN,
         )
 
     claims = [

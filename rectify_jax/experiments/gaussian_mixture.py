@@ -141,6 +141,7 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
             "linear",
             "test_accuracy",
             failure=1 / 3,
+            margin=c.ACCURACY_MARGIN,
         )
         for arm in ("tanh", "noisy_hard_tanh")
     ]

@@ -190,6 +190,7 @@ def report_unique(results, config, figure):
             b,
             "test_accuracy",
             failure=levels["chance"],
+            margin=c.ACCURACY_MARGIN,
         )
 
     claims = [
@@ -601,7 +602,13 @@ def report_digits(results, config, figure):
     )
     claims = [
         c.compare(
-            results, f"irnn beats {b} (test accuracy)", "irnn", b, "test_accuracy", failure=0.1
+            results,
+            f"irnn beats {b} (test accuracy)",
+            "irnn",
+            b,
+            "test_accuracy",
+            failure=0.1,
+            margin=c.ACCURACY_MARGIN,
         )
         for b in ("tanh_rnn", "lstm")
     ]
