@@ -200,6 +200,7 @@ def report_unique(results, config, figure):
         better("curriculum_annealed", "annealed"),
         better("curriculum_annealed", "curriculum_fixed_noise"),
         better("curriculum_annealed", "curriculum"),
+        better("annealed", "curriculum"),  # the paper's table: annealing alone beats the curriculum
         c.beyond(
             results,
             "no_noise leaves the majority-class plateau",
