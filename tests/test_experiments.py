@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from rectify_jax import cli
-from rectify_jax.experiments import EXPERIMENTS, _common, charlm, reproduce, sequences
+from rectify_jax.experiments import EXPERIMENTS, _common, charlm, ledger, reproduce, sequences
 
 SUMMARY_KEYS = {"config", "seeds", "quick", "arms", "levels", "verdicts", "seconds", "code"}
 TEST_KEYS = {"name", "n", "mean_difference", "ci95", "t", "p", "p_holm"}
@@ -52,6 +52,57 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     # a quick run labels nothing
     assert "not judged (quick run)" in section
     assert not any(f"**{label}**" in section for label in _common.LABELS)
+    # every ledger entry of this experiment finds the verdicts that test it
+    entries = [e for e in ledger.ENTRIES if e.experiment == name]
+    assert entries
+    for entry in entries:
+        assert len(ledger.matching(entry, summary)) >= len(entry.verdicts)
+        assert ledger.status(entry, {name: summary}).startswith(
+            "not judged (quick run)" if entry.verdicts else "described, not judged"
+        )
+
+
+RELU_PAIRS = (("irnn", "relu_rnn"), ("irnn_clip", "relu_rnn_clip"))
+
+
+def test_the_ledger_lists_the_five_papers_and_reads_statuses_from_the_verdicts():
+    papers = {e.paper for e in ledger.ENTRIES}
+    assert papers == {ledger.GULCEHRE, ledger.MAAS, ledger.GLOROT, ledger.JIANG, ledger.LE}
+    assert all(e.note for e in ledger.ENTRIES if e.experiment is None)  # each says why not
+    assert set(EXPERIMENTS) == {e.experiment for e in ledger.ENTRIES if e.experiment}
+
+    def verdict(claim, label, margin=None):
+        return {"claim": claim, "verdict": label, "not_judged": None, "test": {"margin": margin}}
+
+    summary = {
+        "verdicts": [
+            verdict("irnn solves it (test MSE < 0.01)", "held"),
+            verdict("irnn_clip solves it (test MSE < 0.01)", "held"),
+            verdict("irnn beats tanh_rnn (test MSE)", "held"),
+            verdict("irnn_clip beats tanh_rnn_clip (test MSE)", "inconclusive"),
+            verdict("irnn_clip beats irnn (test MSE)", "equivalent", 0.01),
+        ]
+    }
+    by_claim = {
+        e.claim.split(" ")[1]: e for e in ledger.ENTRIES if e.experiment == "adding_problem"
+    }
+    status = {
+        k: ledger.status(by_claim[k], {"adding_problem": summary})
+        for k in ("IRNN", "tanh", "clipping")
+    }
+    assert status["IRNN"] == "**held** (2 of 2 tests)"
+    assert status["tanh"] == "held 1, inconclusive 1"
+    assert status["clipping"] == "**equivalent within ±0.01**"
+    with pytest.raises(
+        LookupError, match="no verdict of adding_problem begins with 'irnn beats relu_rnn'"
+    ):
+        ledger.status(by_claim["ReLU"], {"adding_problem": summary})
+    assert ledger.status(by_claim["IRNN"], {}) == "not run in this report (`adding_problem`)"
+    ntm = next(e for e in ledger.ENTRIES if "NTM" in e.claim)
+    assert ledger.status(ntm, {}).startswith("not attempted: training an NTM")
+    relu = [verdict(f"{a} beats {b} (test MSE)", "held") for a, b in RELU_PAIRS]
+    text = ledger.table({"adding_problem": {"verdicts": summary["verdicts"] + relu}})
+    assert text.startswith("## Claim ledger") and text.count("\n| ") == len(ledger.ENTRIES) + 1
 
 
 @pytest.mark.slow
