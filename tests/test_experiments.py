@@ -422,3 +422,71 @@ def test_digits_pixels_constant_in_training_cannot_blow_up_elsewhere(seed):
     for x, rows in ((xva, order[497:797]), (xte, order[:497])):
         assert np.abs(x).max() <= 16
         np.testing.assert_allclose(x[:, constant], raw[rows][:, constant] - train[0, constant])
+
+
+# --------------------------------------------------------------------------------------
+# Learning rates tuned before the runs
+
+
+def bowl(best: dict[str, float], calls: list):
+    """A stand-in ``run(lrs, seed)``: each arm's validation score is a bowl in log(lr)
+    around its ``best`` rate, plus a little seed noise; records the rates it trains."""
+
+    def run(lrs, seed):
+        calls.append((tuple(lrs), seed))
+        return {
+            arm: {"valid_by_lr": [math.log(lr / b) ** 2 + 0.001 * seed for lr in lrs]}
+            for arm, b in best.items()
+        }
+
+    return run
+
+
+def test_tuning_widens_the_grid_until_every_best_rate_is_interior():
+    calls: list = []
+    best = {"inside": 1e-3, "above": 2.5e-2, "below": 1.5e-5, "far": 1.0}
+    tuning = _common.tune_lrs(bowl(best, calls), [1e-4, 1e-3, 1e-2, 1e-1], [0, 1], log=str)
+    assert tuning["chosen"]["inside"] == pytest.approx(1e-3)
+    assert tuning["chosen"]["above"] == pytest.approx(1e-2)  # nearest on the grid
+    assert tuning["chosen"]["below"] == pytest.approx(1e-5)  # found after one widening
+    assert tuning["grid"] == pytest.approx([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    assert tuning["chosen"]["far"] == pytest.approx(1.0)
+    assert tuning["edge"] == {"inside": False, "above": False, "below": False, "far": False}
+    # only the added rates were trained again, on both seeds
+    assert [len(lrs) for lrs, _ in calls] == [4, 4, 2, 2, 2, 2]
+    assert [seed for _, seed in calls] == [0, 1] * 3
+    # a best rate beyond two widenings stays at the edge, and says so
+    edge = _common.tune_lrs(bowl({"far": 1e3}, []), [1e-4, 1e-3, 1e-2, 1e-1], [0], log=str)
+    assert edge["chosen"]["far"] == pytest.approx(10.0) and edge["edge"] == {"far": True}
+    with pytest.raises(ValueError, match="at least 4 rates"):
+        _common.tune_lrs(bowl(best, []), [1e-3, 1e-2, 1e-1], [0])
+
+
+def test_a_diverged_rate_is_never_chosen_in_tuning():
+    def run(lrs, seed):
+        return {"a": {"valid_by_lr": [1.0, 0.5, float("nan"), 0.9, 0.8][: len(lrs)]}}
+
+    tuning = _common.tune_lrs(run, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], [0, 1], log=str)
+    assert tuning["chosen"]["a"] == pytest.approx(1e-3) and not tuning["edge"]["a"]
+
+
+@pytest.mark.slow
+def test_a_tuned_experiment_runs_at_its_chosen_rates_and_reuses_its_tuning(tmp_path):
+    logs: list[str] = []
+    reproduce("rectifiers_vs_tanh", out=tmp_path, seeds=1, quick=True, log=logs.append)
+    folder = tmp_path / "rectifiers_vs_tanh"
+    tuning = json.loads((folder / "tuning.json").read_text())
+    chosen = tuning["tuning"]["chosen"]
+    quick = EXPERIMENTS["rectifiers_vs_tanh"].quick
+    arms = {f"d{d}_{a}" for d in quick["depths"] for a in quick["activations"]}
+    assert tuning["code"]["source"] and set(chosen) == arms
+    seed0 = json.loads((folder / "seed0.json").read_text())
+    assert seed0["config"]["lrs"] == {arm: [lr] for arm, lr in chosen.items()}
+    for arm, m in seed0["result"]["metrics"].items():
+        assert m["lr"] == pytest.approx(chosen[arm]) and len(m["valid_by_lr"]) == 1
+    section = (folder / "section.md").read_text()
+    assert "**Learning rates**: tuned per arm before the runs, on seed 0 at 10 steps" in section
+    logs.clear()
+    reproduce("rectifiers_vs_tanh", out=tmp_path, seeds=1, quick=True, log=logs.append)
+    assert any("learning rates already tuned" in line for line in logs)
+    assert any("seed 0 already done" in line for line in logs)

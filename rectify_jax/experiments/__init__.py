@@ -114,9 +114,14 @@ def reproduce(
 
 
 def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> str:
-    as_saved = json.loads(json.dumps(_common.to_jsonable(config)))  # tuples read back as lists
     code = provenance.code()
-    results, seconds, machines = [], 0.0, []
+    tuning = None
+    if exp.tuned:
+        tuning = _tuned(exp, folder, config, code, progress, log, warn)
+        config = {**config, "lrs": {arm: [lr] for arm, lr in tuning["chosen"].items()}}
+    as_saved = json.loads(json.dumps(_common.to_jsonable(config)))  # tuples read back as lists
+    results, machines = [], []
+    seconds = tuning["seconds"] if tuning else 0.0  # tuning counts in the wall time
     for seed in range(seeds):
         path = folder / f"seed{seed}.json"
         if path.exists():
@@ -163,6 +168,7 @@ def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> 
         "seconds": seconds,
         "setup": rep.setup,
         "findings": list(rep.findings),
+        "tuning": tuning,
         "code": code,
         "machine": "; ".join(dict.fromkeys(provenance.describe(m) for m in machines)),
     }
@@ -170,6 +176,77 @@ def _run(exp: Experiment, folder, config, seeds, quick, progress, log, warn) -> 
     _common.write_atomic(folder / "section.md", section)
     _common.write_json(folder / "summary.json", summary)  # last: it marks the run finished
     return section
+
+
+TUNING_FORMAT = 1
+
+
+def _tuned(exp: Experiment, folder, config, code, progress, log, warn) -> dict:
+    """The learning rates of ``exp``'s arms, tuned on seeds ``0..tune_seeds-1`` at
+    ``tune_steps`` steps (:func:`~rectify_jax.experiments._common.tune_lrs`); kept in
+    ``tuning.json`` and reused by a rerun of the same configuration with the same code."""
+    path = folder / "tuning.json"
+    as_saved = json.loads(json.dumps(_common.to_jsonable(config)))
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            same = (
+                saved.get("format") == TUNING_FORMAT
+                and saved.get("config") == as_saved
+                and saved.get("code", {}).get("source") == code["source"]
+            )
+        except (OSError, ValueError, AttributeError) as e:
+            warn(f"reproduce: {path} cannot be read ({e}); tuning again")
+        else:
+            if same:
+                log(f"{exp.name}: learning rates already tuned ({path}), reusing them")
+                tuning = saved["tuning"]
+                tuning["chosen"] = {a: float(lr) for a, lr in tuning["chosen"].items()}
+                return tuning
+            warn(f"reproduce: {path} is from another configuration or code; tuning again")
+    t0 = time.perf_counter()
+    short = {**config, "steps": config["tune_steps"]}
+    tuning = _common.tune_lrs(
+        lambda lrs, seed: exp.run_seed({**short, "lrs": lrs}, seed, progress)["metrics"],
+        config["lrs"],
+        range(config["tune_seeds"]),
+        log=lambda m: log(f"{exp.name}: {m}"),
+    )
+    tuning = {
+        **tuning,
+        "start": list(config["lrs"]),
+        "seeds": config["tune_seeds"],
+        "steps": config["tune_steps"],
+        "scores": {a: {repr(lr): v for lr, v in s.items()} for a, s in tuning["scores"].items()},
+        "seconds": time.perf_counter() - t0,
+    }
+    saved = {"format": TUNING_FORMAT, "config": config, "code": code, "tuning": tuning}
+    _common.write_json(path, saved)
+    return json.loads(json.dumps(_common.to_jsonable(tuning)))
+
+
+def tuning_text(tuning: dict, steps: int) -> str:
+    """The section's paragraph on how the learning rates were chosen."""
+    grid = ", ".join(f"{lr:.3g}" for lr in tuning["grid"])
+    widened = "" if len(tuning["grid"]) == len(tuning["start"]) else " (widened past an edge)"
+    chosen = ", ".join(
+        f"{arm} {lr:.3g}{' (edge)' if tuning['edge'][arm] else ''}"
+        for arm, lr in tuning["chosen"].items()
+    )
+    edges = [arm for arm, at in tuning["edge"].items() if at]
+    caveat = (
+        f" At the edge of the widened grid: {', '.join(edges)}; their best rate may lie "
+        "beyond it."
+        if edges
+        else " Every chosen rate is interior to the grid."
+    )
+    last = tuning["seeds"] - 1
+    return (
+        f"**Learning rates**: tuned per arm before the runs, on seed{'s 0-' if last else ' '}"
+        f"{last} at {tuning['steps']} steps (the runs have {steps}), by the mean validation "
+        f"score over those seeds, on the grid {grid}{widened}; every seed then runs at its "
+        f"arm's rate: {chosen}.{caveat}"
+    )
 
 
 def _finished_seed(path: pathlib.Path, name: str, seed: int, config: dict, source: str) -> dict:
@@ -240,6 +317,8 @@ def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str
     if rep.levels:
         levels = ", ".join(f"{k} {v:.3f}" for k, v in rep.levels.items())
         lines += [f"**Reference levels**: {levels}.", ""]
+    if summary.get("tuning"):
+        lines += [tuning_text(summary["tuning"], summary["config"]["steps"]), ""]
     lines += [rep.table, ""]
     if rep.extra:
         lines += [rep.extra, ""]

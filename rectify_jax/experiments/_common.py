@@ -74,6 +74,12 @@ class Experiment:
         ``"metrics": {arm: {metric: value}}`` and optional curves).
       report: ``(results, config, figure_path) -> Report`` from all seeds' results.
       full, quick: the two configurations.
+      tuned: the learning rates are tuned before the seeds run (:func:`tune_lrs`): the
+        configuration's ``lrs`` is the starting grid (at least 4 points, log-spaced),
+        ``tune_seeds`` and ``tune_steps`` the tuning budget. ``run_seed`` then takes
+        ``config["lrs"]`` as a list (every arm tries every rate; ``metrics[arm]`` holds
+        ``valid_by_lr``, its validation score per rate, lower is better) or as a dict
+        ``arm -> [rate]`` (:func:`lrs_for`).
     """
 
     name: str
@@ -84,6 +90,7 @@ class Experiment:
     report: Callable[[list[dict], dict, str], Report]
     full: dict
     quick: dict
+    tuned: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,6 +299,67 @@ def best_of(scores: Mapping[K, float]) -> K:
     """The key with the lowest finite score (a diverged run's NaN never wins; the first key
     if every run diverged): how an arm's learning rate is chosen on held-out data."""
     return min(scores, key=lambda k: scores[k] if math.isfinite(scores[k]) else math.inf)
+
+
+def lrs_for(config: dict, arm: str) -> list[float]:
+    """The learning rates ``arm`` trains with: the shared grid, or the arm's own list."""
+    lrs = config["lrs"]
+    return list(lrs[arm]) if isinstance(lrs, dict) else list(lrs)
+
+
+MIN_GRID = 4
+"""The fewest learning rates a tuning grid starts with."""
+WIDEN = 2
+"""How many times a tuning grid is extended past an edge where the best rate lies."""
+
+
+def tune_lrs(
+    run: Callable[[list[float], int], dict],
+    grid: Sequence[float],
+    seeds: Sequence[int],
+    log: Callable[[str], Any] = print,
+) -> dict:
+    """Each arm's learning rate: the best mean validation score over ``seeds``, on a grid
+    widened until the best rate is interior.
+
+    ``run(lrs, seed)`` trains every arm at every rate of ``lrs`` (a short budget) and
+    returns its ``metrics``, where ``metrics[arm]["valid_by_lr"]`` is the validation score
+    of each rate (lower is better; NaN for a diverged run). Where an arm's best rate is the
+    grid's lowest or highest, the grid gets one more point past that edge (the grid's own
+    ratio) and only that rate is trained, up to :data:`WIDEN` times per side. Returns
+    ``{"grid": [...], "scores": {arm: {lr: [per seed]}}, "chosen": {arm: lr},
+    "edge": {arm: bool}}``; ``edge`` marks an arm whose best rate is still at an edge.
+    """
+    grid = sorted(float(g) for g in grid)
+    if len(grid) < MIN_GRID:
+        raise ValueError(f"tune_lrs: a grid needs at least {MIN_GRID} rates, got {grid}")
+    ratio = grid[1] / grid[0]
+    scores: dict[str, dict[float, list[float]]] = {}
+
+    def train(lrs: list[float]) -> None:
+        for seed in seeds:
+            metrics = run(lrs, seed)
+            for arm, m in metrics.items():
+                for lr, score in zip(lrs, m["valid_by_lr"], strict=True):
+                    scores.setdefault(arm, {}).setdefault(lr, []).append(float(score))
+
+    def best(arm: str) -> float:
+        means = {lr: float(np.mean(v)) for lr, v in scores[arm].items()}
+        return best_of(means)
+
+    train(grid)
+    for _ in range(WIDEN):
+        low = any(best(a) == min(grid) for a in scores)
+        high = any(best(a) == max(grid) for a in scores)
+        added = ([min(grid) / ratio] if low else []) + ([max(grid) * ratio] if high else [])
+        if not added:
+            break
+        log(f"tuning: widening the grid by {', '.join(f'{lr:.3g}' for lr in added)}")
+        grid = sorted(grid + added)
+        train(added)
+    chosen = {arm: best(arm) for arm in scores}
+    edge = {arm: chosen[arm] in (min(grid), max(grid)) for arm in scores}
+    return {"grid": grid, "scores": scores, "chosen": chosen, "edge": edge}
 
 
 def adam(lr, clip=None):
