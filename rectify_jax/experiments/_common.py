@@ -324,7 +324,8 @@ def tune_lrs(
 
     ``run(lrs, seed)`` trains every arm at every rate of ``lrs`` (a short budget) and
     returns its ``metrics``, where ``metrics[arm]["valid_by_lr"]`` is the validation score
-    of each rate (lower is better; NaN for a diverged run). Where an arm's best rate is the
+    of each rate (lower is better; NaN for a diverged run); entries without it (reference
+    levels) are not tuned. Where an arm's best rate is the
     grid's lowest or highest, the grid gets one more point past that edge (the grid's own
     ratio) and only that rate is trained, up to :data:`WIDEN` times per side. Returns
     ``{"grid": [...], "scores": {arm: {lr: [per seed]}}, "chosen": {arm: lr},
@@ -340,6 +341,8 @@ def tune_lrs(
         for seed in seeds:
             metrics = run(lrs, seed)
             for arm, m in metrics.items():
+                if "valid_by_lr" not in m:  # a reference level (e.g. a Bayes classifier)
+                    continue
                 for lr, score in zip(lrs, m["valid_by_lr"], strict=True):
                     scores.setdefault(arm, {}).setdefault(lr, []).append(float(score))
 

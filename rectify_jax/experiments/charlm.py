@@ -3,8 +3,9 @@
 * TLU in a GRU (Jiang & Wang 2018): the GRU's candidate activation is TLU, ELU,
   leaky ReLU or tanh (flax's ``GRUCell`` with ``activation_fn`` swapped).
 * Noisy LSTM gates (Gulcehre et al. 2016): one LSTM cell (``NoisyLSTMCell``) run with
-  soft gates, hard gates, the noisy units' expectation (no sampling), and sampled
-  NAN / NAH noise, gradients clipped at global norm 5.
+  soft gates, hard gates, the alpha-slope alone (``alpha*h + (1 - alpha)*u``, NAN's
+  expectation), NAH's expectation (the alpha-slope and the learned ``p`` term), both
+  without sampling, and sampled NAN / NAH noise, gradients clipped at global norm 5.
 
 Within a seed every arm starts from the same parameters and sees the same batches.
 Validation is a fixed held-out text (non-overlapping windows of the validation files).
@@ -30,7 +31,7 @@ from rectify_jax.experiments import data
 
 GRU_ACTIVATIONS = {"tlu": rj.tlu, "elu": rj.elu, "leaky_relu": rj.leaky_relu, "tanh": rj.tanh}
 GRU_ARMS = tuple(GRU_ACTIVATIONS)
-LSTM_ARMS = ("soft", "hard", "expectation", "nan", "nah")
+LSTM_ARMS = ("soft", "hard", "expectation_alpha", "expectation", "nan", "nah")
 UNIFORM_NATS = math.log(256)  # a model that predicts every byte equally likely
 
 
@@ -40,7 +41,13 @@ def make_cell(arm: str, hidden: int, test: bool):
         return nn.GRUCell(hidden, activation_fn=GRU_ACTIVATIONS[arm])
     if arm in ("soft", "hard"):
         return rjl.NoisyLSTMCell(hidden, gates=arm)
+    if arm == "expectation_alpha":
+        # the alpha-slope alone, alpha*h + (1 - alpha)*u: the noise replaced by its mean,
+        # E[xi] = 0 for normal noise, so no p term (p is held but gets zero gradient). NAN's
+        # own expectation, i.e. the test-time function of the "nan" arm, also in training
+        return rjl.NoisyLSTMCell(hidden, noise="normal", deterministic=True)
     if arm == "expectation":  # NAH's test-time function, also in training: no sampling
+        # the alpha-slope plus the learned p term d*sigma(x; p)*E|xi|, E|xi| = sqrt(2/pi)
         return rjl.NoisyLSTMCell(hidden, noise="half_normal", deterministic=True)
     if arm in ("nan", "nah"):
         noise = "normal" if arm == "nan" else "half_normal"
@@ -279,16 +286,32 @@ def run_lstm(config, seed, progress):
     return _run(LSTM_ARMS, config, seed, progress, "LSTM LM")
 
 
+ATTRIBUTION_STEPS = (
+    # (from, to, what changes, the chain's total it is a share of, or None)
+    ("hard", "expectation_alpha", "the alpha-slope: alpha*h + (1 - alpha)*u, deterministic", "nah"),
+    ("expectation_alpha", "expectation", "+ the learned p term (NAH's expectation)", "nah"),
+    ("expectation", "nah", "+ sampled half-normal noise", "nah"),
+    ("hard", "nah", "all of it (NAH)", "nah"),
+    ("expectation_alpha", "nan", "+ sampled normal noise (NAN against its own expectation)", "nan"),
+    ("hard", "nan", "all of it (NAN)", "nan"),
+    ("soft", "hard", "hard instead of soft gates", None),
+)
+"""The rows of the attribution table: hard -> alpha-slope -> + p -> + sampled noise (NAH),
+and alpha-slope -> + sampled noise (NAN, whose expectation is the alpha-slope)."""
+
+
 def _attribution(results) -> tuple[str, str]:
-    """hard -> expectation -> sampled noise: what each step changes in validation nats/byte.
+    """hard -> alpha-slope -> + p term -> + sampled noise: what each step changes in
+    validation nats/byte (``ATTRIBUTION_STEPS``), as paired per-seed differences.
 
     Returns the markdown table and a one-line finding.
     """
     rows = [
         "**Attribution** (validation nats/byte at equal steps; a positive difference is an "
-        "improvement; 95 % t intervals over seeds)",
+        "improvement; 95 % t intervals over seeds; the share is of the chain's total, hard → "
+        "nah or hard → nan, named in the row)",
         "",
-        "| step | what changes | improvement [95 % CI] | share of hard → nah |",
+        "| step | what changes | improvement [95 % CI] | share of the total |",
         "|---|---|---|---|",
     ]
 
@@ -296,18 +319,13 @@ def _attribution(results) -> tuple[str, str]:
         va, vb = c.values(results, a, "valid_nll"), c.values(results, b, "valid_nll")
         return c.t_test([x - y for x, y in zip(va, vb, strict=True)])
 
-    total = improvement("hard", "nah")["mean_difference"]
+    totals = {end: improvement("hard", end)["mean_difference"] for end in ("nah", "nan")}
     tests = {}
-    for a, b, what, in_total in (
-        ("hard", "expectation", "alpha-slope and learned p, deterministic", True),
-        ("expectation", "nah", "sampled half-normal noise", True),
-        ("hard", "nah", "all of it", True),
-        ("expectation", "nan", "sampled normal noise (NAN's expectation has no p term)", False),
-        ("soft", "hard", "hard instead of soft gates", False),
-    ):
+    for a, b, what, chain in ATTRIBUTION_STEPS:
         t = tests[a, b] = improvement(a, b)
         lo, hi = t["ci95"]
-        share = f"{t['mean_difference'] / total:.0%}" if in_total and total > 0 else ""
+        total = totals.get(chain, math.nan) if chain else math.nan
+        share = f"{t['mean_difference'] / total:.0%} of hard → {chain}" if total > 0 else ""
         rows.append(
             f"| {a} → {b} | {what} | {t['mean_difference']:+.4f} [{lo:+.4f}, {hi:+.4f}] | {share} |"
         )
@@ -319,12 +337,22 @@ def _attribution(results) -> tuple[str, str]:
 
     finding = (
         "Noisy LSTM gates, attribution (validation nats/byte, improvement with 95 % interval): "
-        "hard → expectation (the deterministic alpha-slope and learned p) "
-        f"{part('hard', 'expectation')}; "
-        f"expectation → nah (the sampled noise itself) {part('expectation', 'nah')}; "
-        f"expectation → nan {part('expectation', 'nan')}."
+        f"hard → expectation_alpha (the deterministic alpha-slope) "
+        f"{part('hard', 'expectation_alpha')}; "
+        f"expectation_alpha → expectation (+ the learned p term) "
+        f"{part('expectation_alpha', 'expectation')}; "
+        f"expectation → nah (+ sampled half-normal noise) {part('expectation', 'nah')}; "
+        f"expectation_alpha → nan (+ sampled normal noise, against NAN's own expectation) "
+        f"{part('expectation_alpha', 'nan')}."
     )
     return "\n".join(rows), finding
+
+
+LSTM_CLAIMS = (
+    *((noisy, base) for noisy in ("nan", "nah") for base in ("soft", "hard", "expectation")),
+    ("nan", "expectation_alpha"),  # NAN against its own expectation (the alpha-slope alone)
+)
+"""The claims "noisy < base" in validation nats/byte at equal steps, as (noisy, base)."""
 
 
 def report_lstm(results, config, figure):
@@ -353,8 +381,7 @@ def report_lstm(results, config, figure):
             digits=4,
             margin=c.NATS_MARGIN,
         )
-        for noisy in ("nan", "nah")
-        for base in ("soft", "hard", "expectation")
+        for noisy, base in LSTM_CLAIMS
     ]
     _curve_figure(results, LSTM_ARMS, figure, "LSTM gates", "valid")
     attribution, finding = _attribution(results)
@@ -362,11 +389,15 @@ def report_lstm(results, config, figure):
         f"{_corpus_setup(config)}; embedding 32, one LSTM layer of {config['hidden']} units. "
         f"Every arm is the same cell (NoisyLSTMCell: fused kernels initialised per gate block "
         f"as flax's LSTMCell) with the same initial parameters and batches for a seed: soft = "
-        f"sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation = the noisy units' "
-        f"test-time function (NAH: alpha-slope and learned p, no sampling) used in training, "
-        f"nan / nah = sampled normal / half-normal noise (their test-time function for "
-        f"validation). Windows of {config['length']} bytes, batch {config['batch']}, Adam lr "
-        f"{config['lr']}, gradient clip {config['clip']}, {steps} steps."
+        f"sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation_alpha = the "
+        f"alpha-slope alone, alpha*h + (1 - alpha)*u (the noise replaced by its mean for "
+        f"normal noise, E[xi] = 0, so no p term: NAN's own expectation), expectation = NAH's "
+        f"expectation (the alpha-slope plus the learned p term times E|xi|), both used in "
+        f"training without sampling, nan / nah = sampled normal / half-normal noise (their "
+        f"test-time function for validation: expectation_alpha / expectation). The attribution "
+        f"table takes one change at a time: hard → expectation_alpha → expectation → nah, and "
+        f"expectation_alpha → nan. Windows of {config['length']} bytes, batch {config['batch']}, "
+        f"Adam lr {config['lr']}, gradient clip {config['clip']}, {steps} steps."
     )
     return c.Report(
         setup,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -38,10 +38,13 @@ class MLP(nn.Module):
 
 def run_seed(config: dict, seed: int, progress) -> dict:
     test_x, test_y = data.gaussian_mixture(jax.random.key(10_000 + seed), config["test"])
-    metrics = {"bayes": {"test_accuracy": float(jnp.mean(data.mixture_bayes(test_x) == test_y))}}
+    valid_x, valid_y = data.gaussian_mixture(jax.random.key(20_000 + seed), config["valid"])
+    bayes = float(jnp.mean(data.mixture_bayes(test_x) == test_y))
+    metrics: dict[str, dict[str, Any]] = {"bayes": {"test_accuracy": bayes}}
     curves, learned_p = {}, None
     for arm in ARMS:
         model = MLP(arm, config["width"], config["depth"])
+        lrs = jnp.asarray(c.lrs_for(config, arm), jnp.float32)
         key = jax.random.key(seed)
         variables = model.init(key, test_x[:1])  # Dense layers: the same values in every arm
 
@@ -57,25 +60,35 @@ def run_seed(config: dict, seed: int, progress) -> dict:
 
         run = c.train(
             loss_fn,
-            variables["params"],
-            c.adam(config["lr"]),
+            c.stack([variables["params"]] * len(lrs)),
+            lambda hp: c.adam(hp["lr"]),
             config["steps"],
             jax.random.fold_in(key, 1),
+            hparams={"lr": lrs},
             progress=progress,
-            label=f"mixture {arm} seed {seed}",
+            label=f"mixture {arm} x{len(lrs)} lr seed {seed}",
         )
-        logits = cast(jax.Array, model.apply({**variables, "params": run.params}, test_x))
+        per_lr = c.unstack(run.params, len(lrs))
+
+        def apply(params, x, model=model, variables=variables):
+            return cast(jax.Array, model.apply({**variables, "params": params}, x))
+
+        valid = [float(c.cross_entropy(apply(p, valid_x), valid_y)) for p in per_lr]
+        best = c.best_of(dict(enumerate(valid)))
+        logits = apply(per_lr[best], test_x)
         loss = c.cross_entropy(logits, test_y)
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y)),
             "test_cross_entropy": float(loss),
-            "final_train_loss": c.tail_mean(run.history),
+            "final_train_loss": c.tail_mean(run.history, arm=best),
+            "lr": float(lrs[best]),
+            "valid_by_lr": valid,
             "diverged": not bool(jnp.isfinite(loss)),
         }
-        curves[arm] = run.history
+        curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
         if arm == "noisy_hard_tanh":  # each unit's learned slope p shapes its noise
             learned_p = [
-                np.asarray(run.params[f"NoisyHardTanh_{k}"]["p"]).tolist()
+                np.asarray(per_lr[best][f"NoisyHardTanh_{k}"]["p"]).tolist()
                 for k in range(config["depth"])
             ]
     return {"metrics": metrics, "curves": curves, "learned_p": learned_p}
@@ -153,8 +166,10 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
         f"(the Bayes boundaries are quadratic), label = component; MLP with {config['depth']} "
         f"hidden layers of {config['width']} units: tanh, noisy hard tanh (NAH, learned p, "
         f"test-time expectation for testing) or the identity (a linear model); the three arms "
-        f"of a seed share the initial weights of their Dense layers and the batches. Adam lr "
-        f"{config['lr']}, batch {config['batch']}, {config['steps']} steps; {config['test']} "
+        f"of a seed share the initial weights of their Dense layers and the batches. Adam with "
+        f"each arm's learning rate tuned by the cross-entropy on {config['valid']} fresh "
+        f"validation points (below), batch {config['batch']}, {config['steps']} steps; "
+        f"{config['test']} "
         f"test points per seed, on which the Bayes classifier is also scored. 'Solved' means "
         f"within {margin} of the Bayes classifier's accuracy. The figure shows the test-time "
         f"activation and derivative of every noisy unit (seed 0)."
@@ -184,17 +199,31 @@ EXPERIMENT = c.Experiment(
     source="Gulcehre, Moczulski, Denil & Bengio 2016",
     run_seed=run_seed,
     report=report,
+    tuned=True,
     full=dict(
         width=8,
         depth=3,
         steps=3000,
         batch=128,
-        lr=3e-3,
+        lrs=[1e-3, 3e-3, 1e-2, 3e-2],
+        tune_seeds=2,
+        tune_steps=1500,
+        valid=5000,
         test=5000,
         margin=0.02,
         bayes_samples=1_000_000,
     ),
     quick=dict(
-        width=4, depth=2, steps=20, batch=32, lr=3e-3, test=500, margin=0.02, bayes_samples=10_000
+        width=4,
+        depth=2,
+        steps=20,
+        batch=32,
+        lrs=[1e-3, 3e-3, 1e-2, 3e-2],
+        tune_seeds=1,
+        tune_steps=10,
+        valid=500,
+        test=500,
+        margin=0.02,
+        bayes_samples=10_000,
     ),
 )

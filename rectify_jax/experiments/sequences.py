@@ -21,11 +21,13 @@ import rectify_jax as rj
 from rectify_jax import linen as rjl
 from rectify_jax.experiments import _common as c
 from rectify_jax.experiments import data
+from rectify_jax.linen.recurrent import Gates
 
 # --------------------------------------------------------------------------------------
 # Unique count
 
 UNIQUE_ARMS = (
+    "plain_lstm",
     "no_noise",
     "fixed_noise",
     "annealed",
@@ -33,10 +35,13 @@ UNIQUE_ARMS = (
     "curriculum_fixed_noise",
     "curriculum_annealed",
 )
-# (curriculum, annealed) per arm; the two noiseless arms train on the units' expectation
+# (curriculum, annealed) per arm, grouped by (noisy, gates) of the cell: the two noiseless
+# noisy-gate arms train on the units' expectation; plain_lstm is a soft-gate LSTM (flax's
+# LSTMCell: sigmoid / tanh), without noise or curriculum
 _UNIQUE_GROUPS = {
-    False: {"no_noise": (0, 0), "curriculum": (1, 0)},
-    True: {
+    (False, "soft"): {"plain_lstm": (0, 0)},
+    (False, "noisy"): {"no_noise": (0, 0), "curriculum": (1, 0)},
+    (True, "noisy"): {
         "fixed_noise": (0, 0),
         "annealed": (0, 1),
         "curriculum_fixed_noise": (1, 0),
@@ -48,28 +53,48 @@ _UNIQUE_GROUPS = {
 class UniqueCounter(nn.Module):
     """Noisy LSTM over one-hot values, hidden states mean-pooled over real steps, ReLU MLP.
 
-    ``noisy=False`` trains the same cell on its expectation (no sampling).
+    ``noisy=False`` trains the same cell on its expectation (no sampling);
+    ``gates="soft"`` makes it a plain LSTM (sigmoid / tanh gates, flax's ``LSTMCell``).
     """
 
     noisy: bool
     hidden: int
     values: int = 11
+    gates: str = "noisy"
 
     @nn.compact
     def __call__(self, seq, mask):
         x = jax.nn.one_hot(seq, self.values)  # padding (-1) is all zeros
-        h = rjl.rnn(rjl.NoisyLSTMCell(self.hidden, deterministic=not self.noisy))(x)
+        gates = cast(Gates, self.gates)
+        cell = rjl.NoisyLSTMCell(self.hidden, gates=gates, deterministic=not self.noisy)
+        h = rjl.rnn(cell)(x)
         pooled = jnp.sum(h * mask[..., None], 1) / jnp.sum(mask, 1, keepdims=True)
         return nn.Dense(self.values)(rj.relu(nn.Dense(self.hidden)(pooled)))
 
 
-def unique_variables(config: dict, seed: int) -> Mapping[str, Any]:
-    """The initial variables shared by every unique-count arm of a seed."""
+def unique_variables(config: dict, seed: int, gates: str = "noisy") -> Mapping[str, Any]:
+    """The initial variables shared by every unique-count arm of a seed.
+
+    ``gates="soft"`` (the plain LSTM): the same numbers for every parameter it shares with
+    the noisy cell (all but the noise slopes ``p``), and no noise scales.
+    """
     key = jax.random.key(seed)
     seq = jnp.zeros((1, config["length"]), jnp.int32)
-    return UniqueCounter(True, config["hidden"]).init(
+    noisy = UniqueCounter(True, config["hidden"]).init(
         {"params": key, "noise": key}, seq, jnp.ones_like(seq, bool)
     )
+    if gates == "noisy":
+        return noisy
+    own = UniqueCounter(False, config["hidden"], gates=gates).init(
+        {"params": key, "noise": key}, seq, jnp.ones_like(seq, bool)
+    )
+    shared = dict(jax.tree_util.tree_flatten_with_path(noisy["params"])[0])
+
+    def take(path, value):
+        other = shared.get(path)
+        return other if other is not None and other.shape == value.shape else value
+
+    return {**own, "params": jax.tree_util.tree_map_with_path(take, own["params"])}
 
 
 def noise_multiplier(config: dict):
@@ -98,23 +123,24 @@ def run_unique(config, seed, progress):
     test_seq, test_mask, test_y = data.unique_count(
         jax.random.key(77_000 + seed), config["test"], length, max_length=length
     )
-    variables = unique_variables(config, seed)
     multiplier = noise_multiplier(config)
     metrics, curves = {}, {}
-    for noisy, group in _UNIQUE_GROUPS.items():
+    for (noisy, gates), group in _UNIQUE_GROUPS.items():
         arms = list(group)
-        model = UniqueCounter(noisy, config["hidden"])
+        variables = unique_variables(config, seed, gates)
+        model = UniqueCounter(noisy, config["hidden"], gates=gates)
         hp = {
             "curriculum": jnp.asarray([group[a][0] for a in arms]),
             "annealed": jnp.asarray([group[a][1] for a in arms]),
         }
 
-        def loss_fn(params, d, key, i, hp, model=model):
+        def loss_fn(params, d, key, i, hp, model=model, variables=variables):
             cur = _curriculum_length(config, i, hp["curriculum"])
             seq, mask, y = data.unique_count(key, config["batch"], cur, max_length=length)
             m = jnp.where(hp["annealed"] > 0, multiplier(i), 1.0)
-            scales = jax.tree.map(lambda s: s * m, variables[rjl.NOISE_SCALE])
-            v = {**variables, rjl.NOISE_SCALE: scales, "params": params}
+            v = {**variables, "params": params}
+            if rjl.NOISE_SCALE in variables:  # soft gates have no noise scales
+                v[rjl.NOISE_SCALE] = jax.tree.map(lambda s: s * m, variables[rjl.NOISE_SCALE])
             logits = model.apply(v, seq, mask, rngs={"noise": jax.random.fold_in(key, 1)})
             return c.cross_entropy(logits, y - 1)
 
@@ -126,10 +152,10 @@ def run_unique(config, seed, progress):
             jax.random.fold_in(jax.random.key(seed), 1),
             hparams=hp,
             progress=progress,
-            label=f"unique count {'noisy' if noisy else 'noiseless'} x{len(arms)} seed {seed}",
+            label=f"unique count {_group_label(noisy, gates)} x{len(arms)} seed {seed}",
         )
         # test time: the expectation, with the noise scale in effect at the end (the default)
-        test_model = UniqueCounter(False, config["hidden"])
+        test_model = UniqueCounter(False, config["hidden"], gates=gates)
         for k, (arm, params) in enumerate(zip(arms, c.unstack(run.params, len(arms)), strict=True)):
             logits = cast(
                 jax.Array, test_model.apply({**variables, "params": params}, test_seq, test_mask)
@@ -143,6 +169,12 @@ def run_unique(config, seed, progress):
             }
             curves[arm] = [[h[0], h[1][k], h[2]] for h in run.history]
     return {"metrics": metrics, "curves": curves}
+
+
+def _group_label(noisy: bool, gates: str) -> str:
+    if gates != "noisy":
+        return f"{gates} gates"
+    return "noisy" if noisy else "noiseless"
 
 
 def unique_levels(length: int, values: int = 11, n: int = 200_000) -> dict[str, float]:
@@ -201,6 +233,7 @@ def report_unique(results, config, figure):
         better("curriculum_annealed", "curriculum_fixed_noise"),
         better("curriculum_annealed", "curriculum"),
         better("annealed", "curriculum"),  # the paper's table: annealing alone beats the curriculum
+        better("annealed", "plain_lstm"),  # against a plain (soft-gate, noiseless) LSTM
         c.beyond(
             results,
             "no_noise leaves the majority-class plateau",
@@ -213,9 +246,12 @@ def report_unique(results, config, figure):
     setup = (
         f"sequences of {config['length']} integers in 0..10, target = number of distinct "
         f"values (11 classes); an LSTM of {config['hidden']} units (NoisyLSTMCell, NAH), hidden "
-        f"states mean-pooled over time, a ReLU MLP head. All six arms of a seed start from the "
-        f"same parameters and draw the same sequences; no_noise and curriculum train the noisy "
-        f"units' expectation (no sampling), the others sample noise. Annealed: every noise "
+        f"states mean-pooled over time, a ReLU MLP head. All seven arms of a seed start from the "
+        f"same parameters (plain_lstm: all but the noise slopes p, which it has none of) and "
+        f"draw the same sequences; plain_lstm is a plain LSTM (the same cell with soft "
+        f"sigmoid/tanh gates, i.e. flax's LSTMCell; no noise, no curriculum); no_noise and "
+        f"curriculum train the noisy units' expectation (no sampling), the others sample "
+        f"noise. Annealed: every noise "
         f"scale is its default times m_t = max({config['c0'] / config['final_c']:g} / sqrt(t + 1), "
         f"1), i.e. the tanh units' c goes from {config['c0']:g} to {config['final_c']:g} as in "
         f"the paper (gates: 0.15 x m_t); t advances so that the floor is reached at step "
