@@ -234,12 +234,9 @@ def tuning_text(tuning: dict, steps: int) -> str:
         for arm, lr in tuning["chosen"].items()
     )
     edges = [arm for arm, at in tuning["edge"].items() if at]
-    caveat = (
-        f" At the edge of the widened grid: {', '.join(edges)}; their best rate may lie "
-        "beyond it."
-        if edges
-        else " Every chosen rate is interior to the grid."
-    )
+    caveat = " Every chosen rate is interior to the grid."
+    if edges:
+        caveat = f" At the edge of the widened grid: {', '.join(edges)}; the best may lie beyond."
     last = tuning["seeds"] - 1
     return (
         f"**Learning rates**: tuned per arm before the runs, on seed{'s 0-' if last else ' '}"
