@@ -216,6 +216,13 @@ def test_unique_count_arms_start_together_and_anneal_to_the_fixed_scale():
     assert float(m(config["anneal_steps"] - 50)) > 1.0
     # ... well before the end of training
     assert config["anneal_steps"] < config["steps"]
+    # fixed noise stays at 1; the paper's own schedule (t += 1 every 200 updates) is still
+    # at c = 30 / sqrt(15) after 2999 steps; the long schedule keeps c >= 5 for a quarter
+    steps, quarter = config["steps"], config["steps"] // 4
+    assert float(m(1000, 0)) == 1.0
+    assert 0.5 * float(m(steps - 1, 2)) == pytest.approx(30 / math.sqrt(15), rel=1e-6)
+    assert 0.5 * float(m(quarter, 3)) == pytest.approx(5.0, rel=1e-4)
+    assert 0.5 * float(m(quarter + 10, 3)) < 5.0 and float(m(steps - 1, 3)) == 1.0
 
 
 # --------------------------------------------------------------------------------------

@@ -97,11 +97,15 @@ def _run(arms, config, seed, progress, tag):
     train = jnp.asarray(train)
     vx, vy = data.text_windows(valid, config["length"], config["valid_bytes"])
     cx, cy = data.text_windows(valid, config["length"], config["curve_bytes"])
+    # the learning rates are tuned on the end of the validation text, apart from the windows
+    # that are reported (its start)
+    tx, ty = data.text_windows(valid[-config["tune_bytes"] :], config["length"], len(valid))
     steps = config["steps"]
     metrics, curves, val_curves, timers = {}, {}, {}, {}
     for arm in arms:
         model, test_model = CharLM(arm, config["hidden"]), CharLM(arm, config["hidden"], True)
         variables = init_variables(arm, config, seed)
+        lrs = c.lrs_for(config, arm)
 
         def loss_fn(params, d, key, i, hp, model=model, variables=variables):
             x, y = data.text_batch(d, key, config["batch"], config["length"])
@@ -111,6 +115,23 @@ def _run(arms, config, seed, progress, tag):
             return c.cross_entropy(logits, y)
 
         nll_fn = _nll_fn(test_model, config["eval_batch"])
+        if len(lrs) > 1:  # tuning: every rate at once, scored on the tuning windows only
+            run = c.train(
+                loss_fn,
+                c.stack([variables["params"]] * len(lrs)),
+                lambda hp: c.adam(hp["lr"], config.get("clip")),
+                steps,
+                jax.random.fold_in(jax.random.key(seed), 1),
+                data=train,
+                hparams={"lr": jnp.asarray(lrs, jnp.float32)},
+                progress=progress,
+                label=f"{tag} {arm} x{len(lrs)} lr seed {seed}",
+            )
+            per_lr = c.unstack(run.params, len(lrs))
+            metrics[arm] = {
+                "valid_by_lr": [nll_fn({**variables, "params": p}, tx, ty) for p in per_lr]
+            }
+            continue
 
         def on_checkpoint(params, nll_fn=nll_fn, variables=variables):
             return nll_fn({**variables, "params": params}, cx, cy)
@@ -118,7 +139,7 @@ def _run(arms, config, seed, progress, tag):
         run = c.train(
             loss_fn,
             variables["params"],
-            c.adam(config["lr"], config.get("clip")),
+            c.adam(lrs[0], config.get("clip")),
             steps,
             jax.random.fold_in(jax.random.key(seed), 1),
             data=train,
@@ -133,6 +154,8 @@ def _run(arms, config, seed, progress, tag):
             "valid_nll": nll,
             "valid_perplexity": math.exp(min(nll, 50.0)),
             "train_loss": train_loss,
+            "lr": lrs[0],
+            "valid_by_lr": [nll_fn({**variables, "params": run.params}, tx, ty)],
             "diverged": not (math.isfinite(nll) and math.isfinite(train_loss)),
         }
         curves[arm], val_curves[arm], timers[arm] = (
@@ -204,6 +227,7 @@ def report_gru(results, config, figure):
         [
             ("train_loss", "train loss, last 20 % of steps"),
             ("valid_nll", "valid nats/byte"),
+            ("lr", "chosen lr"),
             ("ms_per_step", "ms/step†", 1),
         ],
     )
@@ -226,7 +250,9 @@ def report_gru(results, config, figure):
         f"{_corpus_setup(config)}; embedding 32, one GRU layer of {config['hidden']} units "
         f"(flax GRUCell with the candidate activation swapped; the arms of a seed share initial "
         f"parameters and batches), windows of {config['length']} bytes, batch {config['batch']}, "
-        f"Adam lr {config['lr']}, {steps} steps. Equal steps: mean training loss over the last "
+        f"Adam with each arm's learning rate tuned by the nats/byte on the last "
+        f"{config['tune_bytes'] // 1000} kB of the validation text (below), {steps} steps. "
+        f"Equal steps: mean training loss over the last "
         f"20 % of steps (the same batches in every arm)."
     )
     finding = (
@@ -255,11 +281,15 @@ GRU_EXPERIMENT = c.Experiment(
     source="Jiang & Wang 2018",
     run_seed=run_gru,
     report=report_gru,
+    tuned=True,
     full=dict(
         hidden=128,
         length=64,
         batch=32,
-        lr=2e-3,
+        lrs=[3e-4, 1e-3, 3e-3, 1e-2],
+        tune_seeds=2,
+        tune_steps=375,
+        tune_bytes=66_560,
         steps=1500,
         eval_batch=256,
         valid_bytes=266_240,
@@ -269,7 +299,10 @@ GRU_EXPERIMENT = c.Experiment(
         hidden=8,
         length=8,
         batch=4,
-        lr=2e-3,
+        lrs=[3e-4, 1e-3, 3e-3, 1e-2],
+        tune_seeds=1,
+        tune_steps=10,
+        tune_bytes=1_152,
         steps=10,
         eval_batch=8,
         valid_bytes=1_152,
@@ -364,6 +397,7 @@ def report_lstm(results, config, figure):
             ("valid_nll", "valid nats/byte"),
             ("valid_perplexity", "valid perplexity/byte"),
             ("train_loss", "train loss, last 20 %"),
+            ("lr", "chosen lr"),
             ("ms_per_step", "ms/step†", 1),
         ],
         digits=4,
@@ -397,7 +431,9 @@ def report_lstm(results, config, figure):
         f"test-time function for validation: expectation_alpha / expectation). The attribution "
         f"table takes one change at a time: hard → expectation_alpha → expectation → nah, and "
         f"expectation_alpha → nan. Windows of {config['length']} bytes, batch {config['batch']}, "
-        f"Adam lr {config['lr']}, gradient clip {config['clip']}, {steps} steps."
+        f"Adam with each arm's learning rate tuned by the nats/byte on the last "
+        f"{config['tune_bytes'] // 1000} kB of the validation text, apart from the reported "
+        f"windows (below), gradient clip {config['clip']}, {steps} steps."
     )
     return c.Report(
         setup,
@@ -421,11 +457,15 @@ LSTM_EXPERIMENT = c.Experiment(
     source="Gulcehre, Moczulski, Denil & Bengio 2016",
     run_seed=run_lstm,
     report=report_lstm,
+    tuned=True,
     full=dict(
         hidden=128,
         length=64,
         batch=32,
-        lr=2e-3,
+        lrs=[3e-4, 1e-3, 3e-3, 1e-2],
+        tune_seeds=2,
+        tune_steps=375,
+        tune_bytes=66_560,
         clip=5.0,
         steps=1500,
         eval_batch=256,
@@ -436,7 +476,10 @@ LSTM_EXPERIMENT = c.Experiment(
         hidden=8,
         length=8,
         batch=4,
-        lr=2e-3,
+        lrs=[3e-4, 1e-3, 3e-3, 1e-2],
+        tune_seeds=1,
+        tune_steps=10,
+        tune_bytes=1_152,
         clip=5.0,
         steps=10,
         eval_batch=8,

@@ -84,7 +84,15 @@ ENTRIES: tuple[Entry, ...] = (
         "Unique count (sequences of 26 integers in 0..10, an LSTM, mean-pooled states, an MLP "
         "head): annealing the noise (c from 30 to 0.5) beats no annealing.",
         "unique_count",
-        ("annealed beats fixed_noise", "annealed beats no_noise", "annealed beats plain_lstm"),
+        (
+            "annealed beats fixed_noise",
+            "annealed_paper beats fixed_noise",
+            "annealed_long beats fixed_noise",
+            "annealed beats no_noise",
+            "annealed beats plain_lstm",
+        ),
+        "three schedules: the paper's compressed to reach its floor half-way, its own "
+        "(t += 1 every 200 updates) and one with a quarter of training at c >= 5",
     ),
     Entry(
         GULCEHRE,

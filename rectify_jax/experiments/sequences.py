@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import rectify_jax as rj
 from rectify_jax import linen as rjl
@@ -31,19 +32,25 @@ UNIQUE_ARMS = (
     "no_noise",
     "fixed_noise",
     "annealed",
+    "annealed_paper",
+    "annealed_long",
     "curriculum",
     "curriculum_fixed_noise",
     "curriculum_annealed",
 )
-# (curriculum, annealed) per arm, grouped by (noisy, gates) of the cell: the two noiseless
+# (curriculum, schedule) per arm, grouped by (noisy, gates) of the cell: the two noiseless
 # noisy-gate arms train on the units' expectation; plain_lstm is a soft-gate LSTM (flax's
-# LSTMCell: sigmoid / tanh), without noise or curriculum
+# LSTMCell: sigmoid / tanh), without noise or curriculum. Schedules (noise_multiplier): 0
+# fixed, 1 the paper's 1/sqrt(t + 1) compressed to reach its floor half-way, 2 the paper's
+# uncompressed (t += 1 every 200 updates), 3 a long high-noise phase (exponential decay)
 _UNIQUE_GROUPS = {
     (False, "soft"): {"plain_lstm": (0, 0)},
     (False, "noisy"): {"no_noise": (0, 0), "curriculum": (1, 0)},
     (True, "noisy"): {
         "fixed_noise": (0, 0),
         "annealed": (0, 1),
+        "annealed_paper": (0, 2),
+        "annealed_long": (0, 3),
         "curriculum_fixed_noise": (1, 0),
         "curriculum_annealed": (1, 1),
     },
@@ -98,17 +105,43 @@ def unique_variables(config: dict, seed: int, gates: str = "noisy") -> Mapping[s
 
 
 def noise_multiplier(config: dict):
-    """``step -> m``: every unit's noise scale is its default times ``m``.
+    """``(step, schedule) -> m``: every unit's noise scale is its default times ``m``.
 
-    The paper's schedule c_t = max(c0 / sqrt(t + 1), c_end) from c0 = 30 to c_end = 0.5,
-    expressed as a multiplier (60 -> 1) so that each unit ends at its default c
-    (tanh units 0.5, gates 0.15), exactly where the fixed-noise arms stay. ``t``
-    advances fast enough for the floor to be reached at ``config["anneal_steps"]``.
+    ``m`` runs from ``c0 / final_c`` (60: the tanh units' c from 30) down to 1, where each
+    unit is at its default c (tanh units 0.5, gates 0.15), as the fixed-noise arms are
+    throughout. Schedules: 0, fixed (``m = 1``); 1, the paper's
+    ``max(c0 / sqrt(t + 1), c_end)`` with ``t`` advancing so that the floor is reached at
+    ``config["anneal_steps"]`` (the high-noise phase is short: ``c >= 5`` for the first
+    0.5 % of the steps); 2, the paper's own, ``t += 1`` every ``config["paper_period"]``
+    updates (200; after 3000 updates still at ``c = 7.5``); 3, an exponential decay from 60
+    to 1 that keeps ``c >= high_c`` for the first ``high_fraction`` of training (a quarter
+    at ``c >= 5``) and reaches the floor later.
     """
     ratio = config["c0"] / config["final_c"]
-    schedule = rj.schedules.noise_annealing(ratio, transition_steps=1, end_value=1.0)
+    compressed = rj.schedules.noise_annealing(ratio, transition_steps=1, end_value=1.0)
     rate = (ratio**2 - 1) / config["anneal_steps"]
-    return lambda step: schedule(jnp.floor(step * rate).astype(jnp.int32))
+    paper = rj.schedules.noise_annealing(
+        ratio, transition_steps=config["paper_period"], end_value=1.0
+    )
+    high = config["high_c"] / config["final_c"]
+    decay_steps = config["high_fraction"] * config["steps"] / (1 - math.log(high) / math.log(ratio))
+    long = optax.exponential_decay(
+        ratio, transition_steps=decay_steps, decay_rate=1 / ratio, end_value=1.0
+    )
+
+    def multiplier(step, schedule=1):
+        schedule = jnp.asarray(schedule)
+        return jnp.select(
+            [schedule == 1, schedule == 2, schedule == 3],
+            [
+                compressed(jnp.floor(step * rate).astype(jnp.int32)),
+                paper(step),
+                long(step),
+            ],
+            1.0,
+        )
+
+    return multiplier
 
 
 def _curriculum_length(config, step, on):
@@ -123,21 +156,25 @@ def run_unique(config, seed, progress):
     test_seq, test_mask, test_y = data.unique_count(
         jax.random.key(77_000 + seed), config["test"], length, max_length=length
     )
+    valid_seq, valid_mask, valid_y = data.unique_count(
+        jax.random.key(88_000 + seed), config["valid"], length, max_length=length
+    )
     multiplier = noise_multiplier(config)
     metrics, curves = {}, {}
     for (noisy, gates), group in _UNIQUE_GROUPS.items():
-        arms = list(group)
+        runs = [(arm, lr) for arm in group for lr in c.lrs_for(config, arm)]
         variables = unique_variables(config, seed, gates)
         model = UniqueCounter(noisy, config["hidden"], gates=gates)
         hp = {
-            "curriculum": jnp.asarray([group[a][0] for a in arms]),
-            "annealed": jnp.asarray([group[a][1] for a in arms]),
+            "curriculum": jnp.asarray([group[a][0] for a, _ in runs]),
+            "schedule": jnp.asarray([group[a][1] for a, _ in runs]),
+            "lr": jnp.asarray([lr for _, lr in runs], jnp.float32),
         }
 
         def loss_fn(params, d, key, i, hp, model=model, variables=variables):
             cur = _curriculum_length(config, i, hp["curriculum"])
             seq, mask, y = data.unique_count(key, config["batch"], cur, max_length=length)
-            m = jnp.where(hp["annealed"] > 0, multiplier(i), 1.0)
+            m = multiplier(i, hp["schedule"])
             v = {**variables, "params": params}
             if rjl.NOISE_SCALE in variables:  # soft gates have no noise scales
                 v[rjl.NOISE_SCALE] = jax.tree.map(lambda s: s * m, variables[rjl.NOISE_SCALE])
@@ -146,28 +183,39 @@ def run_unique(config, seed, progress):
 
         run = c.train(
             loss_fn,
-            c.stack([variables["params"]] * len(arms)),
-            lambda hp: c.adam(config["lr"], config["clip"]),
+            c.stack([variables["params"]] * len(runs)),
+            lambda hp: c.adam(hp["lr"], config["clip"]),
             config["steps"],
             jax.random.fold_in(jax.random.key(seed), 1),
             hparams=hp,
             progress=progress,
-            label=f"unique count {_group_label(noisy, gates)} x{len(arms)} seed {seed}",
+            label=f"unique count {_group_label(noisy, gates)} x{len(runs)} seed {seed}",
         )
-        # test time: the expectation, with the noise scale in effect at the end (the default)
+        # test time: the expectation, with the noise scale in effect at the end (the default;
+        # the uncompressed schedules end above it: their expectation is taken at the default)
         test_model = UniqueCounter(False, config["hidden"], gates=gates)
-        for k, (arm, params) in enumerate(zip(arms, c.unstack(run.params, len(arms)), strict=True)):
-            logits = cast(
-                jax.Array, test_model.apply({**variables, "params": params}, test_seq, test_mask)
+        per_run = c.unstack(run.params, len(runs))
+
+        def scores(params, seq, mask, y, test_model=test_model, variables=variables):
+            logits = cast(jax.Array, test_model.apply({**variables, "params": params}, seq, mask))
+            return float(c.cross_entropy(logits, y - 1)), float(
+                jnp.mean(jnp.argmax(logits, -1) == y - 1)
             )
-            loss = float(c.cross_entropy(logits, test_y - 1))
+
+        for arm in group:
+            idx = [k for k, (a, _) in enumerate(runs) if a == arm]
+            valid = {k: scores(per_run[k], valid_seq, valid_mask, valid_y)[0] for k in idx}
+            best = c.best_of(valid)
+            loss, accuracy = scores(per_run[best], test_seq, test_mask, test_y)
             metrics[arm] = {
-                "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y - 1)),
+                "test_accuracy": accuracy,
                 "test_cross_entropy": loss,
-                "train_loss": c.tail_mean(run.history, arm=k),
+                "train_loss": c.tail_mean(run.history, arm=best),
+                "lr": runs[best][1],
+                "valid_by_lr": [valid[k] for k in idx],
                 "diverged": not math.isfinite(loss),
             }
-            curves[arm] = [[h[0], h[1][k], h[2]] for h in run.history]
+            curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
     return {"metrics": metrics, "curves": curves}
 
 
@@ -227,6 +275,8 @@ def report_unique(results, config, figure):
 
     claims = [
         better("annealed", "fixed_noise"),
+        better("annealed_paper", "fixed_noise"),
+        better("annealed_long", "fixed_noise"),
         better("annealed", "no_noise"),
         better("fixed_noise", "no_noise"),
         better("curriculum_annealed", "annealed"),
@@ -246,7 +296,7 @@ def report_unique(results, config, figure):
     setup = (
         f"sequences of {config['length']} integers in 0..10, target = number of distinct "
         f"values (11 classes); an LSTM of {config['hidden']} units (NoisyLSTMCell, NAH), hidden "
-        f"states mean-pooled over time, a ReLU MLP head. All seven arms of a seed start from the "
+        f"states mean-pooled over time, a ReLU MLP head. All nine arms of a seed start from the "
         f"same parameters (plain_lstm: all but the noise slopes p, which it has none of) and "
         f"draw the same sequences; plain_lstm is a plain LSTM (the same cell with soft "
         f"sigmoid/tanh gates, i.e. flax's LSTMCell; no noise, no curriculum); no_noise and "
@@ -255,11 +305,20 @@ def report_unique(results, config, figure):
         f"scale is its default times m_t = max({config['c0'] / config['final_c']:g} / sqrt(t + 1), "
         f"1), i.e. the tanh units' c goes from {config['c0']:g} to {config['final_c']:g} as in "
         f"the paper (gates: 0.15 x m_t); t advances so that the floor is reached at step "
-        f"{config['anneal_steps']} of {config['steps']} (the paper: t += 1 every 200 updates "
-        f"of a far longer run). Fixed noise: the defaults throughout. Curriculum: length grows "
+        f"{config['anneal_steps']} of {config['steps']} (so c >= 5 lasts only the first few "
+        f"steps). annealed_paper: the paper's own schedule, t += 1 every "
+        f"{config['paper_period']} updates (after {config['steps']} steps c is still "
+        f"{config['c0'] / math.sqrt(config['steps'] // config['paper_period'] + 1):.2g}; "
+        f"tested, like the others, on the expectation at the default scale). annealed_long: "
+        f"an exponential decay from {config['c0']:g} to {config['final_c']:g} that keeps the "
+        f"tanh units at c >= {config['high_c']:g} for the first "
+        f"{config['high_fraction']:.0%} of the steps. Fixed noise: the defaults throughout. "
+        f"Curriculum: length grows "
         f"linearly from {config['start']} to {config['length']} over the first half. Test: "
         f"{config['test']} full-length sequences, the units' expectation at the final (default) "
-        f"noise scale. Adam lr {config['lr']}, gradient clip {config['clip']}, batch "
+        f"noise scale. Adam with each arm's learning rate tuned by the cross-entropy on "
+        f"{config['valid']} fresh validation sequences (below), gradient clip {config['clip']}, "
+        f"batch "
         f"{config['batch']}, {config['steps']} steps."
     )
     finding = (
@@ -287,30 +346,43 @@ UNIQUE_EXPERIMENT = c.Experiment(
     source="Gulcehre, Moczulski, Denil & Bengio 2016",
     run_seed=run_unique,
     report=report_unique,
+    tuned=True,
     full=dict(
         length=26,
         hidden=64,
         batch=64,
-        lr=3e-3,
+        lrs=[1e-3, 3e-3, 1e-2, 3e-2],
+        tune_seeds=2,
+        tune_steps=750,
         clip=5.0,
         steps=3000,
         c0=30.0,
         final_c=0.5,
         anneal_steps=1500,
+        paper_period=200,
+        high_c=5.0,
+        high_fraction=0.25,
         start=5,
+        valid=2000,
         test=2000,
     ),
     quick=dict(
         length=6,
         hidden=8,
         batch=8,
-        lr=3e-3,
+        lrs=[1e-3, 3e-3, 1e-2, 3e-2],
+        tune_seeds=1,
+        tune_steps=10,
         clip=5.0,
         steps=10,
         c0=30.0,
         final_c=0.5,
         anneal_steps=5,
+        paper_period=200,
+        high_c=5.0,
+        high_fraction=0.25,
         start=3,
+        valid=100,
         test=100,
     ),
 )
