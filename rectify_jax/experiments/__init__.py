@@ -211,6 +211,7 @@ def _tuned(exp: Experiment, folder, config, code, progress, log, warn) -> dict:
         config["lrs"],
         range(config["tune_seeds"]),
         log=lambda m: log(f"{exp.name}: {m}"),
+        widen=config.get("tune_widen", _common.WIDEN),
     )
     tuning = {
         **tuning,
@@ -236,7 +237,7 @@ def tuning_text(tuning: dict, steps: int) -> str:
     edges = [arm for arm, at in tuning["edge"].items() if at]
     caveat = " Every chosen rate is interior to the grid."
     if edges:
-        caveat = f" At the edge of the widened grid: {', '.join(edges)}; the best may lie beyond."
+        caveat = f" At an edge of the grid: {', '.join(edges)}; the best may lie beyond."
     last = tuning["seeds"] - 1
     return (
         f"**Learning rates**: tuned per arm before the runs, on seed{'s 0-' if last else ' '}"

@@ -318,6 +318,7 @@ def tune_lrs(
     grid: Sequence[float],
     seeds: Sequence[int],
     log: Callable[[str], Any] = print,
+    widen: int = WIDEN,
 ) -> dict:
     """Each arm's learning rate: the best mean validation score over ``seeds``, on a grid
     widened until the best rate is interior.
@@ -327,7 +328,7 @@ def tune_lrs(
     of each rate (lower is better; NaN for a diverged run); entries without it (reference
     levels) are not tuned. Where an arm's best rate is the
     grid's lowest or highest, the grid gets one more point past that edge (the grid's own
-    ratio) and only that rate is trained, up to :data:`WIDEN` times per side. Returns
+    ratio) and only that rate is trained, up to ``widen`` times (:data:`WIDEN`). Returns
     ``{"grid": [...], "scores": {arm: {lr: [per seed]}}, "chosen": {arm: lr},
     "edge": {arm: bool}}``; ``edge`` marks an arm whose best rate is still at an edge.
     """
@@ -351,7 +352,7 @@ def tune_lrs(
         return best_of(means)
 
     train(grid)
-    for _ in range(WIDEN):
+    for _ in range(widen):
         low = any(best(a) == min(grid) for a in scores)
         high = any(best(a) == max(grid) for a in scores)
         added = ([min(grid) / ratio] if low else []) + ([max(grid) * ratio] if high else [])

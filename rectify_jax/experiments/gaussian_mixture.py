@@ -220,6 +220,7 @@ EXPERIMENT = c.Experiment(
         batch=32,
         lrs=[1e-3, 3e-3, 1e-2, 3e-2],
         tune_seeds=1,
+        tune_widen=0,  # a pipeline check: no widening (tested on its own)
         tune_steps=10,
         valid=500,
         test=500,

@@ -299,7 +299,6 @@ def table(summaries: dict[str, dict]) -> str:
     for e in ENTRIES:
         where = f"`{e.experiment}`" if e.experiment else "—"
         note = e.note if e.experiment else ""
-        lines.append(
-            f"| {e.paper.split(',')[0]} | {e.claim} | {where} | {status(e, summaries)} | {note} |"
-        )
+        author = e.paper.split(",")[0].split()[0]
+        lines.append(f"| {author} | {e.claim} | {where} | {status(e, summaries)} | {note} |")
     return "\n".join(lines) + "\n"
