@@ -324,7 +324,8 @@ def _section(exp: Experiment, rep: Report, summary: dict, folder, figure) -> str
         rel = pathlib.Path(folder.name) / figure.name
         lines += [f"![{exp.title}]({rel.as_posix()})", ""]
     lines += [
-        "**Verdicts** (t-test over seeds, n - 1 degrees of freedom; Holm-corrected within "
+        f"**Verdicts** at this budget ({summary['config']['steps']} training steps, not "
+        "trained to a plateau; t-test over seeds, n - 1 degrees of freedom; Holm-corrected within "
         "this experiment; *held* / *did not hold here* at adjusted p < 0.05; else "
         "*equivalent within ±m* where a TOST equivalence test with the margin m, fixed before "
         "the run, passes at adjusted p < 0.05; else *inconclusive*)",

@@ -301,6 +301,15 @@ def best_of(scores: Mapping[K, float]) -> K:
     return min(scores, key=lambda k: scores[k] if math.isfinite(scores[k]) else math.inf)
 
 
+def steps_to(history, level: float, arm: int | None = None) -> float:
+    """First recorded step whose chunk-mean training loss is below ``level`` (NaN if never);
+    ``arm`` picks one run of a vmapped history."""
+    for step, losses, _ in history:
+        if (losses if arm is None else losses[arm]) < level:
+            return float(step)
+    return math.nan
+
+
 def lrs_for(config: dict, arm: str) -> list[float]:
     """The learning rates ``arm`` trains with: the shared grid, or the arm's own list."""
     lrs = config["lrs"]

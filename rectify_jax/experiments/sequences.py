@@ -431,14 +431,6 @@ class Reader(nn.Module):
         return nn.Dense(self.outputs)(h[:, -1])
 
 
-def _steps_to(history, level: float, arm: int) -> float:
-    """First recorded step whose chunk-mean training loss is below ``level`` (NaN if never)."""
-    for step, losses, _ in history:
-        if losses[arm] < level:
-            return float(step)
-    return math.nan
-
-
 def _groups(kinds):
     """Cells that differ only in initial values train together: the ReLU cells, tanh, LSTM."""
     relu = [k for k in kinds if k in ("irnn", "relu_rnn", "relu_rnn_scaled")]
@@ -502,7 +494,7 @@ def run_adding(config, seed, progress):
                     "lr": runs[best][2],
                     "valid_by_lr": [valid[i] for i in idx],
                     "solved": float(mse < config["solved"]),
-                    "steps_to_solve": _steps_to(run.history, config["solved"], best),
+                    "steps_to_solve": c.steps_to(run.history, config["solved"], best),
                     "diverged": not (math.isfinite(mse) and mse < 1.0),
                     "diverged_lrs": sum(not math.isfinite(tails[i]) for i in idx),
                 }
