@@ -14,7 +14,7 @@ import pytest
 import rectify_jax as rj
 from rectify_jax import linen as rjl
 from rectify_jax._src.units import HARD_SIGMOID_UNIT, HARD_TANH_UNIT
-from rectify_jax.experiments import _common, charlm, reproduce, sequences
+from rectify_jax.experiments import _common, charlm, sequences
 
 UNITS = (
     (rj.noisy_hard_sigmoid, HARD_SIGMOID_UNIT, lambda x: x / 4 + 0.5),
@@ -198,10 +198,10 @@ LSTM_STEPS = (
 )
 
 
-@pytest.mark.slow
-def test_quick_noisy_lstm_lm_has_the_alpha_slope_arm_claim_and_attribution(tmp_path):
-    section = reproduce("noisy_lstm_lm", out=tmp_path, seeds=2, quick=True, log=lambda *a: None)
-    summary = json.loads((tmp_path / "noisy_lstm_lm" / "summary.json").read_text())
+def check_quick_noisy_lstm_lm(tmp_path, section: str, summary: dict) -> None:
+    """The alpha-slope arm, its claim and the attribution steps in a quick run (two seeds);
+    called by the quick-run test of tests/test_experiments.py, which runs each experiment
+    once."""
     assert "expectation_alpha" in summary["arms"]
     claims = [v["claim"] for v in summary["verdicts"]]
     assert "nan < expectation_alpha: validation nats/byte at equal steps" in claims
@@ -217,11 +217,9 @@ def test_quick_noisy_lstm_lm_has_the_alpha_slope_arm_claim_and_attribution(tmp_p
     assert math.isfinite(metrics["expectation_alpha"]["valid_nll"])
 
 
-@pytest.mark.slow
-def test_quick_unique_count_has_the_plain_lstm_arm_and_claim(tmp_path):
-    section = reproduce("unique_count", out=tmp_path, seeds=1, quick=True, log=lambda *a: None)
-    summary = json.loads((tmp_path / "unique_count" / "summary.json").read_text())
-    assert summary["arms"][0] == "plain_lstm" and len(summary["arms"]) == 7
+def check_quick_unique_count(tmp_path, section: str, summary: dict) -> None:
+    """The plain LSTM arm and its claim in a quick run (see check_quick_noisy_lstm_lm)."""
+    assert summary["arms"][0] == "plain_lstm" and len(summary["arms"]) == 9
     claims = [v["claim"] for v in summary["verdicts"]]
     assert "annealed beats plain_lstm (test accuracy)" in claims
     assert "| plain_lstm |" in section and "plain_lstm is a plain LSTM" in section
@@ -231,3 +229,9 @@ def test_quick_unique_count_has_the_plain_lstm_arm_and_claim(tmp_path):
     # the plain arm trained: its training curve has the shared steps
     curves = saved["result"]["curves"]
     assert [h[0] for h in curves["plain_lstm"]] == [h[0] for h in curves["annealed"]]
+
+
+QUICK_RUN_CHECKS = {
+    "noisy_lstm_lm": check_quick_noisy_lstm_lm,
+    "unique_count": check_quick_unique_count,
+}

@@ -2,7 +2,6 @@
 pipeline, not the science), controls (shared initial parameters), the statistics behind
 verdicts, failure handling, quick mode, the summary.json schema, resuming, the CLI."""
 
-import dataclasses
 import json
 import math
 
@@ -10,6 +9,8 @@ import jax
 import numpy as np
 import pytest
 from scipy import stats
+from test_ablations import QUICK_RUN_CHECKS  # tests/ is on the path (no package)
+from test_results_folder import TINY
 
 from rectify_jax import cli
 from rectify_jax.experiments import EXPERIMENTS, _common, charlm, ledger, reproduce, sequences
@@ -39,7 +40,7 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     section = reproduce(name, out=tmp_path, seeds=2, quick=True, log=lambda *a: None)
     folder = tmp_path / name
     saved = json.loads((folder / "seed1.json").read_text())
-    assert saved["config"] == EXPERIMENTS[name].quick and saved["result"]["metrics"]
+    assert saved["result"]["metrics"]
     assert (saved["experiment"], saved["seed"], saved["format"]) == (name, 1, 3)
     assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or p.name == ".lock"]
     png = (folder / f"{name}.png").read_bytes()
@@ -52,6 +53,20 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
     # a quick run labels nothing
     assert "not judged (quick run)" in section
     assert not any(f"**{label}**" in section for label in _common.LABELS)
+    # learning rates tuned first, then every seed at its arm's rate
+    tuning = json.loads((folder / "tuning.json").read_text())["tuning"]
+    chosen = tuning["chosen"]
+    assert set(summary["arms"]) <= set(chosen) and summary["tuning"]["chosen"] == chosen
+    assert saved["config"]["lrs"] == {arm: [lr] for arm, lr in chosen.items()}
+    assert {k: v for k, v in saved["config"].items() if k != "lrs"} == {
+        k: v for k, v in EXPERIMENTS[name].quick.items() if k != "lrs"
+    }
+    for arm in summary["arms"]:
+        m = saved["result"]["metrics"][arm]
+        assert m["lr"] == pytest.approx(chosen[arm]) and len(m["valid_by_lr"]) == 1
+    assert "**Learning rates**: tuned per arm before the runs, on seed 0 at " in section
+    if name in QUICK_RUN_CHECKS:  # the ablations' own checks, on this same run
+        QUICK_RUN_CHECKS[name](tmp_path, section, summary)
     # every ledger entry of this experiment finds the verdicts that test it
     entries = [e for e in ledger.ENTRIES if e.experiment == name]
     assert entries
@@ -124,6 +139,7 @@ def test_finished_seeds_survive_and_are_reused(tmp_path):
     first = seed0.read_text()
     section = reproduce("noisy_mixture", out=tmp_path, seeds=2, quick=True, log=logs.append)
     assert seed0.read_text() == first and any("seed 0 already done" in m for m in logs)
+    assert any("learning rates already tuned" in m for m in logs)
     assert (tmp_path / "noisy_mixture" / "seed1.json").exists() and "Seeds 0..1" in section
     # a different configuration is not mistaken for a finished seed: named, and rerun
     warnings = []
@@ -349,20 +365,14 @@ def test_a_diverged_seed_is_a_failure_of_its_arm():
     assert _common.judge([claim], quick=False, seeds=5)[0]["verdict"] == "did not hold here"
 
 
-@pytest.mark.slow
 def test_full_size_summary_has_labels(tmp_path, monkeypatch):
-    """A non-quick run with 5 seeds labels its claims (here: a 2-step config, fast)."""
-    exp = EXPERIMENTS["noisy_mixture"]
-    monkeypatch.setitem(
-        EXPERIMENTS,
-        "noisy_mixture",
-        dataclasses.replace(exp, full=dict(exp.quick, steps=2)),
-    )
-    reproduce("noisy_mixture", out=tmp_path, seeds=5, log=lambda *a: None)
-    summary = json.loads((tmp_path / "noisy_mixture" / "summary.json").read_text())
+    """A non-quick run with 5 seeds labels its claims (a stand-in experiment that trains
+    nothing, so that the test is fast; the real experiments' quick runs are tested above)."""
+    monkeypatch.setitem(EXPERIMENTS, "tiny", TINY)
+    reproduce("tiny", out=tmp_path, seeds=5, log=lambda *a: None)
+    summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     check_summary(summary, quick=False)
-    assert {"bayes", "chance"} <= set(summary["levels"])
-    assert summary["arms"] == ["tanh", "noisy_hard_tanh", "linear"]
+    assert summary["arms"] == ["a", "b"] and summary["verdicts"][0]["verdict"] == "held"
 
 
 # --------------------------------------------------------------------------------------
@@ -475,25 +485,3 @@ def test_a_diverged_rate_is_never_chosen_in_tuning():
 
     tuning = _common.tune_lrs(run, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], [0, 1], log=str)
     assert tuning["chosen"]["a"] == pytest.approx(1e-3) and not tuning["edge"]["a"]
-
-
-@pytest.mark.slow
-def test_a_tuned_experiment_runs_at_its_chosen_rates_and_reuses_its_tuning(tmp_path):
-    logs: list[str] = []
-    reproduce("rectifiers_vs_tanh", out=tmp_path, seeds=1, quick=True, log=logs.append)
-    folder = tmp_path / "rectifiers_vs_tanh"
-    tuning = json.loads((folder / "tuning.json").read_text())
-    chosen = tuning["tuning"]["chosen"]
-    quick = EXPERIMENTS["rectifiers_vs_tanh"].quick
-    arms = {f"d{d}_{a}" for d in quick["depths"] for a in quick["activations"]}
-    assert tuning["code"]["source"] and set(chosen) == arms
-    seed0 = json.loads((folder / "seed0.json").read_text())
-    assert seed0["config"]["lrs"] == {arm: [lr] for arm, lr in chosen.items()}
-    for arm, m in seed0["result"]["metrics"].items():
-        assert m["lr"] == pytest.approx(chosen[arm]) and len(m["valid_by_lr"]) == 1
-    section = (folder / "section.md").read_text()
-    assert "**Learning rates**: tuned per arm before the runs, on seed 0 at 10 steps" in section
-    logs.clear()
-    reproduce("rectifiers_vs_tanh", out=tmp_path, seeds=1, quick=True, log=logs.append)
-    assert any("learning rates already tuned" in line for line in logs)
-    assert any("seed 0 already done" in line for line in logs)

@@ -186,6 +186,8 @@ def _tuned(exp: Experiment, folder, config, code, progress, log, warn) -> dict:
     ``tune_steps`` steps (:func:`~rectify_jax.experiments._common.tune_lrs`); kept in
     ``tuning.json`` and reused by a rerun of the same configuration with the same code."""
     path = folder / "tuning.json"
+    # everything but the runs' length decides the tuning (it runs tune_steps steps)
+    config = {k: v for k, v in config.items() if k != "steps"}
     as_saved = json.loads(json.dumps(_common.to_jsonable(config)))
     if path.exists():
         try:
