@@ -316,6 +316,9 @@ def lrs_for(config: dict, arm: str) -> list[float]:
     return list(lrs[arm]) if isinstance(lrs, dict) else list(lrs)
 
 
+QUICK_TUNING = {"tune_seeds": 1, "tune_steps": 10, "tune_widen": 0}
+"""The tuning of every quick configuration: a pipeline check, one seed, no widening (the
+widening is tested on its own)."""
 MIN_GRID = 4
 """The fewest learning rates a tuning grid starts with."""
 WIDEN = 2

@@ -300,9 +300,7 @@ GRU_EXPERIMENT = c.Experiment(
         length=8,
         batch=4,
         lrs=[3e-4, 1e-3, 3e-3, 1e-2],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         tune_bytes=1_152,
         steps=10,
         eval_batch=8,
@@ -478,9 +476,7 @@ LSTM_EXPERIMENT = c.Experiment(
         length=8,
         batch=4,
         lrs=[3e-4, 1e-3, 3e-3, 1e-2],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         tune_bytes=1_152,
         clip=5.0,
         steps=10,

@@ -332,9 +332,7 @@ EXPERIMENT = c.Experiment(
         steps=20,
         batch=32,
         lrs=[1e-3, 3e-3, 1e-2, 3e-2],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         train=200,
         valid=100,
         test=497,

@@ -219,9 +219,7 @@ EXPERIMENT = c.Experiment(
         steps=20,
         batch=32,
         lrs=[1e-3, 3e-3, 1e-2, 3e-2],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         valid=500,
         test=500,
         margin=0.02,

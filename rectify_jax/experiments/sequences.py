@@ -371,9 +371,7 @@ UNIQUE_EXPERIMENT = c.Experiment(
         hidden=8,
         batch=8,
         lrs=[1e-3, 3e-3, 1e-2, 3e-2],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         clip=5.0,
         steps=10,
         c0=30.0,
@@ -652,9 +650,7 @@ ADDING_EXPERIMENT = c.Experiment(
         batch=8,
         optimizer="adam",
         lrs=[1e-4, 3e-4, 1e-3, 3e-3],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         clip=1.0,
         steps=10,
         solved=0.01,
@@ -823,9 +819,7 @@ DIGITS_EXPERIMENT = c.Experiment(
         hidden=8,
         batch=8,
         lrs=[1e-4, 3e-4, 1e-3, 3e-3],
-        tune_seeds=1,
-        tune_widen=0,  # a pipeline check: no widening (tested on its own)
-        tune_steps=10,
+        **c.QUICK_TUNING,
         clip=1.0,
         steps=10,
         test=497,
