@@ -29,7 +29,11 @@ def _row(name: str, values) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The options of ``python -m rectify_jax``, with the CLI's one-line errors."""
     assert __doc__ is not None  # the module's docstring is the description
-    parser = cli.Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = cli.Parser(
+        prog=PROG,
+        description=cli.terminal_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--seed",
         type=cli.whole_number("--seed", 0, 2**32 - 1),

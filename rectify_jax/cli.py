@@ -17,12 +17,16 @@ import argparse
 import contextlib
 import errno
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
+import re
 import shlex
+import shutil
 import socket
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from typing import cast
@@ -34,6 +38,47 @@ PROG = "rectify-jax"
 
 class UsageError(Exception):
     """A mistake in the command line: reported in one line, exit code 2."""
+
+
+_COMMAND = re.compile(r"^(python|rectify-jax|pip) .*[^.]$")
+"""A command line in a docstring (a sentence that begins with a command ends with a full stop)."""
+_ROLE = re.compile(r":[a-z]+:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
+
+
+def terminal_text(doc: str) -> str:
+    """A docstring as a terminal shows it: reStructuredText roles and literals as plain
+    words, prose paragraphs wrapped to the terminal (at most 88 columns), and every
+    command line (``python ...``, ``rectify-jax ...``, ``pip ...``) on its own line,
+    indented.
+
+    For an ``argparse`` description, with ``argparse.RawDescriptionHelpFormatter`` so that
+    argparse keeps the lines as they are.
+
+    Example:
+      >>> doc = "Time ``f`` with :func:`~rectify_jax.relu`.\\n\\n"
+      >>> doc += "    rectify-jax bench activations --sizes 20\\n"
+      >>> doc += "    rectify-jax bench activations --no-torch\\n"
+      >>> print(terminal_text(doc))
+      Time f with relu.
+      <BLANKLINE>
+        rectify-jax bench activations --sizes 20
+        rectify-jax bench activations --no-torch
+    """
+
+    def role(match: re.Match) -> str:
+        short, name = match.groups()
+        return name.rsplit(".", 1)[-1] if short else name
+
+    text = _ROLE.sub(role, doc).replace("``", "")
+    width = min(88, shutil.get_terminal_size((88, 24)).columns - 2)
+    out = []
+    for block in inspect.cleandoc(text).split("\n\n"):
+        lines = [line.strip() for line in block.strip("\n").splitlines()]
+        if lines and all(_COMMAND.match(line) for line in lines):
+            out.append("\n".join(f"  {line}" for line in lines))
+        else:
+            out.append(textwrap.fill(" ".join(lines), width))
+    return "\n\n".join(out)
 
 
 class Parser(argparse.ArgumentParser):
@@ -291,7 +336,8 @@ def _load_benchmark(module_name: str):
 
     def load(parser: argparse.ArgumentParser) -> None:
         module = importlib.import_module(module_name)
-        parser.description = module.__doc__
+        parser.description = terminal_text(module.__doc__)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         module.add_arguments(parser)
         parser.set_defaults(bench_module=module)
 

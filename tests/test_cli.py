@@ -2,8 +2,11 @@
 line and exit code 2, before any training starts; Ctrl-C ends with one line and 130; single
 experiments update only their own section of the report."""
 
+import contextlib
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -212,12 +215,44 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"rectify-jax {__version__}"
 
 
-@pytest.mark.slow
-def test_help_texts_are_clean():
-    proc = run_cli("bench", "activations", "--help")
-    assert proc.returncode == 0 and "rest" not in proc.stdout and "brief" not in proc.stdout
-    proc = run_cli("reproduce", "--help")
-    assert "an experiment from `rectify-jax list`, or all" in proc.stdout
+HELP_COMMANDS = [
+    [],
+    ["list"],
+    ["plot"],
+    ["reproduce"],
+    ["data-parallel"],
+    ["bench"],
+    *(["bench", name] for name in cli.BENCHMARKS),
+]
+RST = re.compile(r"``|:(func|class|mod|meth|data|attr|doc|ref):`")
+
+
+def help_text(parser, argv) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as e:
+        parser.parse_args([*argv, "--help"])
+    assert e.value.code == 0
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("argv", HELP_COMMANDS, ids=lambda a: " ".join(a) or "rectify-jax")
+def test_help_texts_are_written_for_a_terminal(argv):
+    text = help_text(cli.build_parser(), argv)
+    assert not RST.search(text), text
+    assert "rest" not in text.split() and "brief" not in text and "SPEC" not in text
+    # an example command is a line of its own, never run into the prose around it
+    for line in text.splitlines():
+        for command in ("rectify-jax bench", "python -m rectify_jax."):
+            if command in line and not line.startswith("usage"):
+                assert line.startswith(f"  {command}"), line
+    if argv == ["reproduce"]:
+        assert "an experiment from `rectify-jax list`, or all" in text
+
+
+def test_python_m_rectify_jax_help_is_written_for_a_terminal():
+    text = help_text(tour.build_parser(), [])
+    assert not RST.search(text)
+    assert text.splitlines()[2] == "python -m rectify_jax: a first run of the library."
 
 
 def test_interrupt_prints_one_line_and_exits_130(monkeypatch, tmp_path, capsys):
@@ -465,3 +500,25 @@ def test_benchmark_help_is_the_first_line_of_its_module_docstring():
     for module_name, summary in cli.BENCHMARKS.values():
         doc = importlib.import_module(module_name).__doc__
         assert " ".join(doc.strip().splitlines()[0].split()) == summary
+
+
+def test_progress_off_a_terminal_prints_one_whole_line_per_finished_run():
+    from rectify_jax.experiments._common import Progress
+
+    out = io.StringIO()  # not a terminal, like a log file
+    label = "sequential digits irnn_sgd x6 lr seed 0, a label longer than a terminal"
+    with Progress(True, stream=out) as progress:
+        first, second = progress.task(label, 100), progress.task("b", 10)
+        first(50, 1.0)
+        assert out.getvalue() == ""  # nothing until a run finishes
+        first(100, 0.5)
+        second(10, float("nan"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{label}: 100 steps, loss 0.5000, ") and lines[0].endswith(" s")
+    assert len(lines[0]) > 80  # never cut to a terminal's width
+    assert lines[1].startswith("b: 10 steps, loss nan")
+    quiet = io.StringIO()
+    with Progress(False, stream=quiet) as progress:
+        progress.task("c", 1)(1, 0.0)
+    assert quiet.getvalue() == ""

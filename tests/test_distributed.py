@@ -113,6 +113,9 @@ def test_two_process_multihost_training_on_cpu_matches_one_device():
         pathlib.Path(f"/tmp/rectify_multihost_{i}.err").write_text(err)
         assert p.returncode == 0, err[-3000:]
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    # standard output holds the results only: gloo's connection line goes to standard error
+    for out, _ in outs:
+        assert all(line.startswith(("devices 2 step", "{")) for line in out.splitlines()), out
     one = _run(["-m", "rectify_jax.cli", "data-parallel", "--devices", "1", "--steps", "4"])
     for r in results:
         assert r["devices"] == 2

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 import rectify_jax as rj
+from rectify_jax import cli
 from rectify_jax._src import noise as noise_lib
 from rectify_jax._src import registry
 from rectify_jax.bench import common
@@ -381,7 +382,11 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench activations", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rectify-jax bench activations",
+        description=cli.terminal_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return execute(parser.parse_args(argv))
 

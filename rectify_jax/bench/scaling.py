@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rectify_jax import cli
 from rectify_jax.bench import common
 from rectify_jax.experiments import data_parallel
 
@@ -91,7 +92,11 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench scaling", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rectify-jax bench scaling",
+        description=cli.terminal_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return execute(parser.parse_args(argv))
 

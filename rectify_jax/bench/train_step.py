@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 
 import rectify_jax as rj
+from rectify_jax import cli
 from rectify_jax import linen as rjl
 from rectify_jax.bench import common
 
@@ -232,7 +233,11 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="rectify-jax bench train-step", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rectify-jax bench train-step",
+        description=cli.terminal_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return execute(parser.parse_args(argv))
 

@@ -135,12 +135,20 @@ class Report:
 
 
 class Progress:
-    """A progress bar per training run showing the running loss (rich), or nothing."""
+    """A progress bar per training run showing the running loss (rich), or nothing.
 
-    def __init__(self, enabled: bool = True):
+    On a terminal the bars are live; when standard output is not a terminal (a log file,
+    a pipe, CI), each run prints one line when it finishes instead: its label, its steps,
+    its last loss and its time, never cut to a terminal's width.
+    """
+
+    def __init__(self, enabled: bool = True, stream=None):
         self.enabled = enabled
         self._progress = None
-        if enabled:
+        self._stream = stream if stream is not None else sys.stdout
+        self._lines = enabled and not self._stream.isatty()
+        if enabled and not self._lines:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
 
@@ -150,6 +158,7 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:>8}"),
                 TimeElapsedColumn(),
+                console=Console(file=self._stream),
             )
 
     def __enter__(self):
@@ -162,6 +171,19 @@ class Progress:
             self._progress.__exit__(*exc)
 
     def task(self, label: str, total: int):
+        if self._lines:
+            start = time.perf_counter()
+
+            def line(step, loss):
+                if step >= total:
+                    seconds = time.perf_counter() - start
+                    print(
+                        f"{label}: {step} steps, loss {loss:.4f}, {seconds:.1f} s",
+                        file=self._stream,
+                        flush=True,
+                    )
+
+            return line
         if self._progress is None:
             return lambda step, loss: None
         progress = self._progress

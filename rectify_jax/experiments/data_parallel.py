@@ -17,7 +17,9 @@ GPU/TPU host the real devices are used.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from functools import partial
 from typing import cast
@@ -47,6 +49,27 @@ def initialize_multihost(coordinator: str, num_processes: int, process_id: int) 
     jax.distributed.initialize(
         coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
     )
+    # gloo connects at the first cross-process collective and says so on the C++ standard
+    # output ("[Gloo] Rank 0 is connected to 1 peer ranks..."): connect now, with that
+    # output sent to standard error, so standard output holds only the results
+    from jax.experimental import multihost_utils
+
+    with _stdout_to_stderr():
+        multihost_utils.sync_global_devices("rectify_jax: every process started")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Sends what is written to file descriptor 1 (C and C++ libraries included) to 2."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def force_host_devices(n: int) -> None:
