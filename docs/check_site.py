@@ -5,7 +5,9 @@ wrong) when a page is missing or empty.
     python docs/check_site.py docs/_build/html
 
 Checked: every page of the table of contents exists and has a title and body text; the API
-pages have an entry (an HTML anchor) for every public name of their module's ``__all__``;
+pages open with a summary table (autosummary) of every public name of their module's
+``__all__`` and have an entry (an HTML anchor) for each, with a ``[source]`` link for every
+function and class;
 the mathematics page carries rendered-math markup and loads MathJax; each notebook page
 shows at least one PNG figure where its notebook has one; the reproductions page shows the
 report's figures. A real browser check (headless Chromium screenshots) is described in
@@ -18,6 +20,7 @@ import html.parser
 import importlib
 import json
 import pathlib
+import re
 import sys
 
 DOCS = pathlib.Path(__file__).resolve().parent
@@ -90,11 +93,26 @@ def check(site: pathlib.Path) -> list[str]:
         if p is None:
             continue
         module = importlib.import_module(module_name)
+        text = (site / f"api/{module_name}.html").read_text(encoding="utf-8")
+        summary, _, entries = text.partition('<dt class="sig sig-object py"')
+        summary = summary[summary.find('class="autosummary') :]
+        objects = dict(
+            re.findall(r'<dt class="sig sig-object py" id="([^"]+)">(.*?)</dt>', text, re.S)
+        )
         for name in module.__all__:
-            if isinstance(getattr(module, name), type(sys)):
+            obj = getattr(module, name)
+            if isinstance(obj, type(sys)):
                 continue
-            if f"{module_name}.{name}" not in p.ids:
+            full = f"{module_name}.{name}"
+            if full not in p.ids:
                 problems.append(f"api/{module_name}.html: no entry for {name}")
+            if f'href="#{full}"' not in summary:
+                problems.append(f"api/{module_name}.html: {name} is not in the summary table")
+            code = isinstance(obj, type) or (
+                callable(obj) and not isinstance(obj, conf.rectify_jax.NoisyUnit)
+            )
+            if code and "viewcode-link" not in objects.get(full, ""):
+                problems.append(f"api/{module_name}.html: {name} has no [source] link")
     for nb_path in conf.NOTEBOOKS:
         p = page(f"notebooks/{nb_path.stem}.html")
         nb = json.loads(nb_path.read_text())

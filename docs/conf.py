@@ -10,6 +10,7 @@ import inspect
 import pathlib
 import shutil
 import sys
+import textwrap
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -25,7 +26,9 @@ release = version = rectify_jax.__version__
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
     "sphinx.ext.mathjax",
 ]
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -43,6 +46,10 @@ suppress_warnings = ["myst.header"]
 html_theme = "sphinx_book_theme"
 html_title = f"rectify_jax {release}"
 html_theme_options = {"show_toc_level": 2, "navigation_with_keys": False}
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # code and long names wrap in the narrow column
+maximum_signature_line_length = 88  # longer signatures: one parameter per line
+toc_object_entries_show_parents = "hide"  # contents show `apply`, not `Module.apply`
 
 # --------------------------------------------------------------------------------------
 # Generated pages: the notebooks (copied from examples/) and one API page per module,
@@ -87,11 +94,17 @@ def _data_doc(module, name: str) -> str:
     raise RuntimeError(f"docs: public constant {module.__name__}.{name} has no docstring")
 
 
+def _is_module(module, name: str) -> bool:
+    return isinstance(getattr(module, name), type(sys))
+
+
 def _api_page(module_name: str, title: str) -> str:
     module = importlib.import_module(module_name)
     lines = [f"# {title}", "", f"`{module_name}`", "", "```{eval-rst}"]
     lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
     lines += [f".. currentmodule:: {module_name}", ""]
+    names = [n for n in sorted(module.__all__, key=str.lower) if not _is_module(module, n)]
+    lines += [".. autosummary::", "   :nosignatures:", "", *(f"   {name}" for name in names), ""]
     for name in sorted(module.__all__, key=str.lower):
         obj = getattr(module, name)
         if isinstance(obj, rectify_jax.NoisyUnit) or not callable(obj):
@@ -145,6 +158,18 @@ def _constructor_signature(app, what, name, obj, options, signature, return_anno
     return None
 
 
+def _constant_summary(app, what, name, obj, options, lines):
+    """A public constant in an autosummary table: its own docstring (:func:`_data_doc`), not
+    the docstring of its type (``dict``, ``NoisyUnit``) that autodoc would find."""
+    module_name, _, short = name.rpartition(".")
+    if module_name not in API or what not in ("data", "attribute"):
+        return
+    module = importlib.import_module(module_name)
+    if short in getattr(module, "__all__", ()) and not _is_module(module, short):
+        lines[:] = textwrap.dedent(_data_doc(module, short)).splitlines()
+
+
 def setup(app):
     app.connect("builder-inited", _generate)
+    app.connect("autodoc-process-docstring", _constant_summary)
     app.connect("autodoc-process-signature", _constructor_signature)
