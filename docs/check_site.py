@@ -9,7 +9,8 @@ pages open with a summary table (autosummary) of every public name of their modu
 ``__all__`` and have an entry (an HTML anchor) for each, with a ``[source]`` link for every
 function and class;
 the mathematics page carries rendered-math markup and loads MathJax; each notebook page
-shows at least one PNG figure where its notebook has one; the reproductions page shows the
+starts with its content (the install cell is left out) and shows at least one PNG
+figure where its notebook has one; the reproductions page shows the
 report's figures. A real browser check (headless Chromium screenshots) is described in
 ``docs/README.md``.
 """
@@ -119,6 +120,8 @@ def check(site: pathlib.Path) -> list[str]:
         has_png = any(
             "image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", [])
         )
+        if p is not None and any("RECTIFY_JAX_SOURCE" in t for t in p.text):
+            problems.append(f"notebooks/{nb_path.stem}.html: shows the install cell")
         if (
             p is not None
             and has_png

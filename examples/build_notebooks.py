@@ -1,13 +1,15 @@
 """Writes the example notebooks: run ``python examples/build_notebooks.py`` after editing.
 
-Each notebook: a title, an install cell tagged ``skip-execution`` (CI uses the
-checked-out package), a ``parameters`` cell (the test suite substitutes small sizes),
-then the example, using only the public API. Cells are separated by lines ``# %%``
+Each notebook: a title and one paragraph on what it shows and what it needs, an install
+cell tagged ``skip-execution`` (CI uses the checked-out package) and ``remove-cell`` (the
+rendered documentation leaves it out; Colab and Jupyter run it), a ``parameters`` cell
+(the test suite substitutes small sizes), then the example, using only the public API. Cells are separated by lines ``# %%``
 (code) and ``# %% [markdown]`` (text), as in jupytext's percent format.
 
 ``--execute`` also runs each notebook top to bottom at its default sizes (the install
 cell is skipped) and saves it with its outputs, figures included, so that the committed
-notebooks read well unopened.
+notebooks read well unopened. ``--keep-outputs`` (after editing text only) keeps the
+outputs of every code cell whose source is unchanged from the committed notebook.
 """
 
 import argparse
@@ -67,7 +69,8 @@ QUICKSTART = """\
 # 01 · Quickstart: rectifiers and noisy activations
 
 Pure functions with explicit PRNG keys, their gradients, the three gradient paths of a
-noisy unit, and the figures.
+noisy unit, and the figures. It needs only the package (the figures use matplotlib, in the
+`plot` extra) and runs in seconds on a CPU.
 # %% parameters
 samples = 20  # noisy draws per input in the figures
 # %%
@@ -115,7 +118,9 @@ LSTM_LM = """\
 
 A byte-level LSTM language model on the Python standard library's source, every gate a
 noisy hard sigmoid and every tanh a noisy hard tanh. The noise scale $c$ follows the
-paper's annealing schedule through `set_noise_scale`, without recompiling.
+paper's annealing schedule through `set_noise_scale`, without recompiling. It needs the
+`experiments` extra (the corpus is read from this Python's own library; nothing is
+downloaded) and trains for a few minutes on a CPU.
 # %% parameters
 steps = 300
 hidden = 64
@@ -215,6 +220,8 @@ DIAGNOSTICS = """\
 
 Train ReLU and tanh MLPs on scikit-learn's digits, then measure what the rectifier papers
 measure: sparsity, dispersion, dead units, per-unit activation probability, gradient flow.
+It needs the `experiments` extra (scikit-learn ships the digits) and runs in about a minute
+on a CPU.
 # %% parameters
 steps = 400
 width = 64
@@ -285,8 +292,9 @@ DEVICES = """\
 # 04 · Many devices
 
 Noisy activations under `jit` with a sharded input, and inside `shard_map` with per-shard
-keys. On a CPU the first cell makes JAX expose several host devices (it must run before
-JAX is imported); on a GPU/TPU runtime remove that line.
+keys, then data-parallel training whose loss matches one device's. It needs the
+`experiments` extra and several devices: on a CPU the first cell makes JAX expose several
+host devices (it must run before JAX is imported); on a GPU/TPU runtime remove that line.
 # %% parameters
 devices = 4
 size = 4096
@@ -359,7 +367,7 @@ def notebook(source: str):
             cells.append(new_code_cell(body, metadata={"tags": ["parameters"]}))
         else:
             cells.append(new_code_cell(body))
-    install = new_code_cell(INSTALL.strip(), metadata={"tags": ["skip-execution"]})
+    install = new_code_cell(INSTALL.strip(), metadata={"tags": ["skip-execution", "remove-cell"]})
     nb.cells = [cells[0], install, *cells[1:]]
     return nb
 
@@ -370,6 +378,16 @@ NOTEBOOKS = {
     "03_diagnostics": DIAGNOSTICS,
     "04_many_devices": DEVICES,
 }
+
+
+def keep_outputs(nb, committed):
+    """Copies into ``nb`` the outputs of ``committed``'s code cells with the same source."""
+    done = {c.source: c for c in committed.cells if c.cell_type == "code"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source in done:
+            cell.outputs = done[cell.source].get("outputs", [])
+            cell.execution_count = done[cell.source].get("execution_count")
+    return nb
 
 
 def execute(nb, cwd: pathlib.Path, timeout: int = 900):
@@ -389,12 +407,17 @@ def execute(nb, cwd: pathlib.Path, timeout: int = 900):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--execute", action="store_true", help="run and save with outputs")
+    parser.add_argument(
+        "--keep-outputs", action="store_true", help="keep the outputs of unchanged code cells"
+    )
     parser.add_argument("names", nargs="*", default=list(NOTEBOOKS), help="notebooks to write")
     args = parser.parse_args()
     for name in args.names:
         nb = notebook(NOTEBOOKS[name])
         if args.execute:
             execute(nb, HERE)
+        elif args.keep_outputs:
+            keep_outputs(nb, nbformat.read(HERE / f"{name}.ipynb", as_version=4))
         nbformat.validate(nb)
         nbformat.write(nb, HERE / f"{name}.ipynb")
         print("wrote", HERE / f"{name}.ipynb")

@@ -130,3 +130,36 @@ def test_install_cell_elsewhere_uses_the_index_or_the_given_source(monkeypatch, 
 def test_install_cell_failure_says_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="set RECTIFY_JAX_SOURCE"):
         run_install_cell(tmp_path, pip_ok=False, monkeypatch=monkeypatch)
+
+
+def _build_notebooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", EXAMPLES / "build_notebooks.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(CI_PARAMETERS))
+def test_committed_notebooks_are_what_build_notebooks_writes(name):
+    build = _build_notebooks()
+    want = build.notebook(build.NOTEBOOKS[name])
+    got = read(name)
+    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in got.cells] == [
+        (c.cell_type, c.source, c.metadata.get("tags", [])) for c in want.cells
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(CI_PARAMETERS))
+def test_notebooks_open_on_their_content(name):
+    nb = read(name)
+    title, install = nb.cells[0], nb.cells[1]
+    # the first cell says what the notebook shows and what it needs, in one paragraph
+    heading, _, paragraph = title.source.partition("\n\n")
+    assert heading.startswith("# ") and "needs" in paragraph and "\n\n" not in paragraph
+    # the rendered documentation leaves the install cell out; Colab still runs it
+    assert {"remove-cell", "skip-execution"} <= set(install.metadata["tags"])
