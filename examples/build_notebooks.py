@@ -3,8 +3,9 @@
 Each notebook: a title and one paragraph on what it shows and what it needs, an install
 cell tagged ``skip-execution`` (CI uses the checked-out package) and ``remove-cell`` (the
 rendered documentation leaves it out; Colab and Jupyter run it), a ``parameters`` cell
-(the test suite substitutes small sizes), then the example, using only the public API. Cells are separated by lines ``# %%``
-(code) and ``# %% [markdown]`` (text), as in jupytext's percent format.
+(the test suite substitutes small sizes), then the example, using only the public API.
+Cells are separated by lines ``# %%`` (code) and ``# %% [markdown]`` (text), as in
+jupytext's percent format.
 
 ``--execute`` also runs each notebook top to bottom at its default sizes (the install
 cell is skipped) and saves it with its outputs, figures included, so that the committed
