@@ -4,6 +4,7 @@ verdicts, failure handling, quick mode, the summary.json schema, resuming, the C
 
 import json
 import math
+import re
 
 import jax
 import numpy as np
@@ -68,6 +69,7 @@ def test_quick_run_writes_results_figure_section_and_summary(name, tmp_path):
         m = saved["result"]["metrics"][arm]
         assert m["lr"] == pytest.approx(chosen[arm]) and len(m["valid_by_lr"]) == 1
     assert "**Learning rates**: tuned per arm before the runs, on seed 0 at " in section
+    assert not re.search(r"\b0 kB\b", section)  # small sizes in bytes, not "the first 0 kB"
     if name in QUICK_RUN_CHECKS:  # the ablations' own checks, on this same run
         QUICK_RUN_CHECKS[name](tmp_path, section, summary)
     # every ledger entry of this experiment finds the verdicts that test it

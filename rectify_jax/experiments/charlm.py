@@ -35,6 +35,11 @@ LSTM_ARMS = ("soft", "hard", "expectation_alpha", "expectation", "nan", "nah")
 UNIFORM_NATS = math.log(256)  # a model that predicts every byte equally likely
 
 
+def _size(n: int) -> str:
+    """A text length for the report: ``"300 bytes"``, ``"20 kB"``, ``"1.5 kB"``."""
+    return f"{n} bytes" if n < 1000 else f"{n / 1000:g} kB"
+
+
 def make_cell(arm: str, hidden: int, test: bool):
     """The recurrent cell of an arm; ``test=True`` gives its test-time version."""
     if arm in GRU_ACTIVATIONS:
@@ -206,7 +211,7 @@ def _curve_figure(results, arms, path, title, right):
 def _corpus_setup(config) -> str:
     _, _, desc = data.stdlib_corpus()
     return (
-        f"{desc}; validation = the first {config['valid_bytes'] // 1000} kB of the validation "
+        f"{desc}; validation = the first {_size(config['valid_bytes'])} of the validation "
         f"files as non-overlapping windows of {config['length']} bytes"
     )
 
@@ -251,7 +256,7 @@ def report_gru(results, config, figure):
         f"(flax GRUCell with the candidate activation swapped; the arms of a seed share initial "
         f"parameters and batches), windows of {config['length']} bytes, batch {config['batch']}, "
         f"Adam with each arm's learning rate tuned by the nats/byte on the last "
-        f"{config['tune_bytes'] // 1000} kB of the validation text (below), {steps} steps. "
+        f"{_size(config['tune_bytes'])} of the validation text (below), {steps} steps. "
         f"Equal steps: mean training loss over the last "
         f"20 % of steps (the same batches in every arm)."
     )
@@ -431,7 +436,7 @@ def report_lstm(results, config, figure):
         f"table takes one change at a time: hard → expectation_alpha → expectation → nah, and "
         f"expectation_alpha → nan. Windows of {config['length']} bytes, batch {config['batch']}, "
         f"Adam with each arm's learning rate tuned by the nats/byte on the last "
-        f"{config['tune_bytes'] // 1000} kB of the validation text, apart from the reported "
+        f"{_size(config['tune_bytes'])} of the validation text, apart from the reported "
         f"windows (below), gradient clip {config['clip']}, {steps} steps."
     )
     return c.Report(
