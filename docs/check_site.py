@@ -10,7 +10,7 @@ pages open with a summary table (autosummary) of every public name of their modu
 function and class;
 the mathematics page carries rendered-math markup and loads MathJax; each notebook page
 starts with its content (the install cell is left out) and shows at least one PNG
-figure where its notebook has one; the reproductions page shows the
+figure where its notebook has one; the reproductions page has one title and shows the
 report's figures. A real browser check (headless Chromium screenshots) is described in
 ``docs/README.md``.
 """
@@ -131,6 +131,13 @@ def check(site: pathlib.Path) -> list[str]:
     report = page("reproductions.html")
     if report is not None and sum(".png" in s for s in report.imgs) < 5:
         problems.append("reproductions.html: the report's figures are not shown")
+    if report is not None:
+        # one title: the page's, not the page's and then the report's own
+        text = (site / "reproductions.html").read_text(encoding="utf-8")
+        article = text[text.find("<article") :]
+        titles = re.findall(r"<h[12][^>]*>(.*?)<", article, re.S)
+        if sum("reproductions" in t.lower() for t in titles) != 1:
+            problems.append(f"reproductions.html: its title is repeated ({titles[:3]})")
     return problems
 
 
