@@ -45,11 +45,11 @@ _COMMAND = re.compile(r"^(python|rectify-jax|pip) .*[^.]$")
 _ROLE = re.compile(r":[a-z]+:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
 
 
-def terminal_text(doc: str) -> str:
+def terminal_text(doc: str | None) -> str:
     """A docstring as a terminal shows it: reStructuredText roles and literals as plain
     words, prose paragraphs wrapped to the terminal (at most 88 columns), and every
     command line (``python ...``, ``rectify-jax ...``, ``pip ...``) on its own line,
-    indented.
+    indented. ``None`` (a module without a docstring) gives ``""``.
 
     For an ``argparse`` description, with ``argparse.RawDescriptionHelpFormatter`` so that
     argparse keeps the lines as they are.
@@ -69,7 +69,7 @@ def terminal_text(doc: str) -> str:
         short, name = match.groups()
         return name.rsplit(".", 1)[-1] if short else name
 
-    text = _ROLE.sub(role, doc).replace("``", "")
+    text = _ROLE.sub(role, doc or "").replace("``", "")
     width = min(88, shutil.get_terminal_size((88, 24)).columns - 2)
     out = []
     for block in inspect.cleandoc(text).split("\n\n"):

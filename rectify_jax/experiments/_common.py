@@ -424,6 +424,66 @@ def unstack(tree, n: int) -> list:
     return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
 
 
+@dataclasses.dataclass
+class AtBestRate:
+    """The outcome of :func:`train_at_rates`: one run per learning rate, the best kept.
+
+    Attributes:
+      run: the vmapped run (one arm per rate).
+      params: the parameters trained at the best rate.
+      best: the best rate's index in the grid.
+      lr: the best rate (as trained: float32).
+      valid: the validation score of every rate (lower is better; NaN when diverged).
+    """
+
+    run: Trained
+    params: Any
+    best: int
+    lr: float
+    valid: list[float]
+
+    def curve(self) -> list:
+        """The best rate's training curve: ``[[step, loss, seconds], ...]``."""
+        return [[h[0], h[1][self.best], h[2]] for h in self.run.history]
+
+    def train_loss(self) -> float:
+        """The best rate's mean training loss over the last 20 % of the run."""
+        return tail_mean(self.run.history, arm=self.best)
+
+
+def train_at_rates(
+    loss_fn,
+    params,
+    make_tx: Callable[[Any], Any],
+    lrs: Sequence[float],
+    steps: int,
+    key,
+    score: Callable[[Any], Any],
+    **train_kwargs,
+) -> AtBestRate:
+    """Trains ``params`` at every learning rate of ``lrs`` in one vmapped run and keeps the
+    rate whose parameters ``score`` lowest (:func:`best_of`).
+
+    ``make_tx(lr)`` is the optimiser (``lr`` traced, one per arm); ``score(params)`` is a
+    validation loss of one rate's parameters; ``train_kwargs`` go to :func:`train`
+    (``data``, ``progress``, ``label``).
+    """
+    rates = jnp.asarray(lrs, jnp.float32)
+    run = train(
+        loss_fn,
+        stack([params] * len(lrs)),
+        lambda hp: make_tx(hp["lr"]),
+        steps,
+        key,
+        hparams={"lr": rates},
+        **train_kwargs,
+    )
+    per_lr = unstack(run.params, len(lrs))
+    valid = [float(score(p)) for p in per_lr]
+    best = best_of(dict(enumerate(valid)))
+    return AtBestRate(run, per_lr[best], best, float(rates[best]), valid)
+
+
 def cross_entropy(logits, labels):
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
 

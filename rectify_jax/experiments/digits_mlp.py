@@ -83,7 +83,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
     for depth in config["depths"]:
         for act in activations:
             arm = arm_name(act, depth)
-            lrs = jnp.asarray(c.lrs_for(config, arm), jnp.float32)
+            lrs = c.lrs_for(config, arm)
             model = MLP(act, depth, config["width"])
             key = jax.random.key(seed)
             variables = model.init(key, xtr[:1])
@@ -98,39 +98,38 @@ def run_seed(config: dict, seed: int, progress) -> dict:
                 )
                 return c.cross_entropy(logits, d[1][idx]) + _l1(pre, act, config["l1"])
 
-            run = c.train(
+            def score(params, model=model, variables=variables):
+                return c.cross_entropy(model.apply({**variables, "params": params}, xva)[0], yva)
+
+            at = c.train_at_rates(
                 loss_fn,
-                c.stack([variables["params"]] * len(lrs)),
-                lambda hp: c.adam(hp["lr"]),
+                variables["params"],
+                c.adam,
+                lrs,
                 config["steps"],
                 jax.random.fold_in(key, 1),
+                score,
                 data=(xtr, ytr),
-                hparams={"lr": lrs},
                 progress=progress,
                 label=f"digits {arm} x{len(lrs)} lr seed {seed}",
             )
-            per_lr = c.unstack(run.params, len(lrs))
-            valid = [
-                float(c.cross_entropy(model.apply({**variables, "params": p}, xva)[0], yva))
-                for p in per_lr
-            ]
-            best = c.best_of(dict(enumerate(valid)))
             logits, pre = cast(
                 tuple[jax.Array, list[jax.Array]],
-                model.apply({**variables, "params": per_lr[best]}, xte),
+                model.apply({**variables, "params": at.params}, xte),
             )
             s = dg.code_statistics(pre[-1], RULES.get(act, act))
             loss = float(c.cross_entropy(logits, yte))
             metrics[arm] = {
                 "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == yte)),
                 "test_cross_entropy": loss,
-                "valid_cross_entropy": valid[best],
-                "valid_by_lr": valid,
-                "lr": float(lrs[best]),
-                "train_loss": c.tail_mean(run.history, arm=best),
+                "valid_cross_entropy": at.valid[at.best],
+                "valid_by_lr": at.valid,
+                "lr": at.lr,
+                "train_loss": at.train_loss(),
                 # never reached: the whole budget (a lower bound on the true count)
                 "steps_to_loss": np.nan_to_num(
-                    c.steps_to(run.history, config["loss_level"], best), nan=config["steps"]
+                    c.steps_to(at.run.history, config["loss_level"], at.best),
+                    nan=config["steps"],
                 ).item(),
                 "activation_probability": float(jnp.mean(s.activation_probability)),
                 "dispersion": float(s.dispersion),
@@ -138,7 +137,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
                 "dead_units": int(s.dead_units),
                 "diverged": not math.isfinite(loss),
             }
-            curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
+            curves[arm] = at.curve()
             probs[arm] = np.sort(np.asarray(s.activation_probability))[::-1].tolist()
     return {"metrics": metrics, "curves": curves, "activation_probability": probs}
 

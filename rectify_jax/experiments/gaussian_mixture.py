@@ -44,7 +44,7 @@ def run_seed(config: dict, seed: int, progress) -> dict:
     curves, learned_p = {}, None
     for arm in ARMS:
         model = MLP(arm, config["width"], config["depth"])
-        lrs = jnp.asarray(c.lrs_for(config, arm), jnp.float32)
+        lrs = c.lrs_for(config, arm)
         key = jax.random.key(seed)
         variables = model.init(key, test_x[:1])  # Dense layers: the same values in every arm
 
@@ -58,37 +58,34 @@ def run_seed(config: dict, seed: int, progress) -> dict:
             )
             return c.cross_entropy(logits, y)
 
-        run = c.train(
-            loss_fn,
-            c.stack([variables["params"]] * len(lrs)),
-            lambda hp: c.adam(hp["lr"]),
-            config["steps"],
-            jax.random.fold_in(key, 1),
-            hparams={"lr": lrs},
-            progress=progress,
-            label=f"mixture {arm} x{len(lrs)} lr seed {seed}",
-        )
-        per_lr = c.unstack(run.params, len(lrs))
-
         def apply(params, x, model=model, variables=variables):
             return cast(jax.Array, model.apply({**variables, "params": params}, x))
 
-        valid = [float(c.cross_entropy(apply(p, valid_x), valid_y)) for p in per_lr]
-        best = c.best_of(dict(enumerate(valid)))
-        logits = apply(per_lr[best], test_x)
+        at = c.train_at_rates(
+            loss_fn,
+            variables["params"],
+            c.adam,
+            lrs,
+            config["steps"],
+            jax.random.fold_in(key, 1),
+            lambda p, apply=apply: c.cross_entropy(apply(p, valid_x), valid_y),
+            progress=progress,
+            label=f"mixture {arm} x{len(lrs)} lr seed {seed}",
+        )
+        logits = apply(at.params, test_x)
         loss = c.cross_entropy(logits, test_y)
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == test_y)),
             "test_cross_entropy": float(loss),
-            "final_train_loss": c.tail_mean(run.history, arm=best),
-            "lr": float(lrs[best]),
-            "valid_by_lr": valid,
+            "final_train_loss": at.train_loss(),
+            "lr": at.lr,
+            "valid_by_lr": at.valid,
             "diverged": not bool(jnp.isfinite(loss)),
         }
-        curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
+        curves[arm] = at.curve()
         if arm == "noisy_hard_tanh":  # each unit's learned slope p shapes its noise
             learned_p = [
-                np.asarray(per_lr[best][f"NoisyHardTanh_{k}"]["p"]).tolist()
+                np.asarray(at.params[f"NoisyHardTanh_{k}"]["p"]).tolist()
                 for k in range(config["depth"])
             ]
     return {"metrics": metrics, "curves": curves, "learned_p": learned_p}

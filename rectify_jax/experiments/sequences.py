@@ -684,7 +684,7 @@ def run_digits(config, seed, progress):
     metrics["mlp"] = {"test_accuracy": _mlp_reference(config, seed, xtr, ytr, xte, yte)}
     majority = float(jnp.max(jnp.bincount(yte, length=10)) / yte.shape[0])
     for arm in DIGIT_ARMS:
-        lrs = jnp.asarray(c.lrs_for(config, arm), jnp.float32)
+        lrs = c.lrs_for(config, arm)
         kind, optimizer = _digit_reader(arm)
         model = Reader(kind, config["hidden"], outputs=10)
         key = jax.random.key(seed)
@@ -694,31 +694,32 @@ def run_digits(config, seed, progress):
             idx = jax.random.randint(key, (config["batch"],), 0, d[0].shape[0])
             return c.cross_entropy(model.apply({"params": params}, d[0][idx]), d[1][idx])
 
-        run = c.train(
+        def apply(params, x, model=model):
+            return cast(jax.Array, model.apply({"params": params}, x))
+
+        at = c.train_at_rates(
             loss_fn,
-            c.stack([variables["params"]] * len(lrs)),
-            lambda hp, optimizer=optimizer: c.optimizer(optimizer, hp["lr"], config["clip"]),
+            variables["params"],
+            lambda lr, optimizer=optimizer: c.optimizer(optimizer, lr, config["clip"]),
+            lrs,
             config["steps"],
             jax.random.fold_in(key, 1),
+            lambda p, apply=apply: c.cross_entropy(apply(p, xva), yva),
             data=(xtr, ytr),
-            hparams={"lr": lrs},
             progress=progress,
             label=f"sequential digits {arm} x{len(lrs)} lr seed {seed}",
         )
-        per_lr = c.unstack(run.params, len(lrs))
-        valid = [float(c.cross_entropy(model.apply({"params": p}, xva), yva)) for p in per_lr]
-        best = c.best_of(dict(enumerate(valid)))
-        logits = cast(jax.Array, model.apply({"params": per_lr[best]}, xte))
+        logits = apply(at.params, xte)
         loss = float(c.cross_entropy(logits, yte))
         metrics[arm] = {
             "test_accuracy": float(jnp.mean(jnp.argmax(logits, -1) == yte)),
             "test_cross_entropy": loss,
-            "lr": float(lrs[best]),
-            "valid_by_lr": valid,
-            "train_loss": c.tail_mean(run.history, arm=best),
+            "lr": at.lr,
+            "valid_by_lr": at.valid,
+            "train_loss": at.train_loss(),
             "diverged": not math.isfinite(loss),
         }
-        curves[arm] = [[h[0], h[1][best], h[2]] for h in run.history]
+        curves[arm] = at.curve()
     return {"metrics": metrics, "curves": curves, "majority": majority}
 
 
