@@ -20,9 +20,19 @@ CI_PARAMETERS = {
     "02_noisy_lstm_lm": "steps = 30\nhidden = 16\nlength = 16\nbatch = 8",
     "03_diagnostics": "steps = 40\nwidth = 16",
     "04_many_devices": "devices = 2\nsize = 64",
+    "05_linen": "steps = 20\nhidden = 8\nbatch = 16",
+    "06_nnx": "steps = 20\nhidden = 8\nbatch = 16",
+    "07_equinox": "steps = 20\nhidden = 8\nbatch = 16",
 }
 # notebooks whose figures are part of the example
-WITH_FIGURES = {"01_quickstart", "02_noisy_lstm_lm", "03_diagnostics"}
+WITH_FIGURES = {
+    "01_quickstart",
+    "02_noisy_lstm_lm",
+    "03_diagnostics",
+    "05_linen",
+    "06_nnx",
+    "07_equinox",
+}
 
 
 def read(name):
