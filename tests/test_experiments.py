@@ -192,6 +192,15 @@ def test_lstm_arms_share_their_initial_parameters():
     )
 
 
+def test_a_language_model_whose_loss_blew_up_has_diverged():
+    # the full-size tlu_gru run at 09b35c1: ELU and leaky ReLU reached training losses of
+    # 2.5e5 and 9e16 nats/byte in some seeds, finite, and were not counted as diverged
+    assert not charlm.diverged(1.44, 1.54)
+    assert not charlm.diverged(charlm.UNIFORM_NATS)
+    for blown in (2.5e5, 9e16, math.inf, math.nan, math.nextafter(charlm.UNIFORM_NATS, 9)):
+        assert charlm.diverged(1.44, blown) and charlm.diverged(blown)
+
+
 @pytest.mark.slow
 def test_gru_arms_share_their_initial_parameters():
     config = charlm.GRU_EXPERIMENT.quick

@@ -35,6 +35,13 @@ LSTM_ARMS = ("soft", "hard", "expectation_alpha", "expectation", "nan", "nah")
 UNIFORM_NATS = math.log(256)  # a model that predicts every byte equally likely
 
 
+def diverged(*losses: float) -> bool:
+    """Whether a run failed: a loss that is NaN, infinite, or worse than predicting every byte
+    equally likely (:data:`UNIFORM_NATS`). A run whose loss blew up to 1e17 is finite but
+    has diverged all the same."""
+    return not all(loss <= UNIFORM_NATS for loss in losses)
+
+
 def _size(n: int) -> str:
     """A text length for the report: ``"300 bytes"``, ``"20 kB"``, ``"1.5 kB"``."""
     return f"{n} bytes" if n < 1000 else f"{n / 1000:g} kB"
@@ -161,7 +168,7 @@ def _run(arms, config, seed, progress, tag):
             "train_loss": train_loss,
             "lr": lrs[0],
             "valid_by_lr": [nll_fn({**variables, "params": run.params}, tx, ty)],
-            "diverged": not (math.isfinite(nll) and math.isfinite(train_loss)),
+            "diverged": diverged(nll, train_loss),
         }
         curves[arm], val_curves[arm], timers[arm] = (
             run.history,
