@@ -223,7 +223,7 @@ def _list(args) -> int:
     from rectify_jax.experiments import EXPERIMENTS
 
     for name, exp in EXPERIMENTS.items():
-        print(f"{name:<22} {exp.title} ({exp.source})")
+        print(f"{name:<22} {exp.title} ({exp.source}); {exp.seeds} seeds")
     return 0
 
 
@@ -287,7 +287,7 @@ def _reproduce(args) -> int:
                 reproduce(
                     name,
                     out=out,
-                    seeds=args.seeds,  # None: 5, or 1 with --quick
+                    seeds=args.seeds,  # None: the experiment's own (5 or 10), or 1 with --quick
                     steps=args.steps,
                     quick=args.quick,
                     progress=progress,
@@ -484,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive("--seeds"),
         default=None,
         metavar="N",
-        help="run seeds 0..N-1 (default 5, or 1 with --quick; verdicts need at least 5)",
+        help="run seeds 0..N-1 (default: the experiment's own, 5 or 10 (see `rectify-jax "
+        "list`); 1 with --quick; verdicts need at least 5)",
     )
     p.add_argument(
         "--steps", type=_positive("--steps"), default=None, help="override the training steps"

@@ -474,12 +474,24 @@ def test_quick_runs_one_seed_unless_seeds_is_given(tmp_path, tiny, capsys):
     # the library's default is the same
     reproduce("tiny", out=tmp_path / "lib", quick=True, log=lambda *a: None)
     assert saved(tmp_path / "lib" / "tiny" / "summary.json")["seeds"] == 1
+    # an experiment with its own number of seeds runs that many by default
+    EXPERIMENTS["tiny"] = dataclasses.replace(EXPERIMENTS["tiny"], seeds=7)
+    assert run(tmp_path / "own") == 0
+    assert saved(tmp_path / "own" / "tiny" / "summary.json")["seeds"] == 7
+    assert run(tmp_path / "own_quick", "--quick") == 0
+    assert saved(tmp_path / "own_quick" / "tiny" / "summary.json")["seeds"] == 1
     capsys.readouterr()
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--seeds N run seeds 0..N-1 (default 5, or 1 with --quick;" in help_text
+    assert "--seeds N run seeds 0..N-1 (default: the experiment's own, 5 or 10" in help_text
     assert "--wait" in help_text
+    assert cli.main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert (
+        "rectifiers_vs_tanh" in listed
+        and f"{EXPERIMENTS['rectifiers_vs_tanh'].seeds} seeds" in listed
+    )
 
 
 # --------------------------------------------------------------------------------------

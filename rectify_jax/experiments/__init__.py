@@ -86,8 +86,9 @@ def reproduce(
 
     Results go to ``out/NAME/``: ``seedN.json`` per finished seed, ``NAME.png``,
     ``summary.json`` and ``section.md``, each written whole or not at all. ``seeds``
-    defaults to 5, or 1 with ``quick``. The run holds the lock of ``out``
-    (:func:`~rectify_jax.experiments._common.lock_folder`; ``wait`` waits for another
+    defaults to the experiment's own (``Experiment.seeds``: 5, or 10 where a claim of no
+    difference is tested and a seed is cheap), or 1 with ``quick``. The run holds the lock
+    of ``out`` (:func:`~rectify_jax.experiments._common.lock_folder`; ``wait`` waits for another
     run that holds it instead of raising ``FolderLocked``). Each seed file records its
     provenance (:func:`rectify_jax._src.provenance.provenance`: the commit, the hash of
     the package's sources, the machine and the library versions). A ``seedN.json`` is
@@ -98,10 +99,10 @@ def reproduce(
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"reproduce: unknown experiment {name!r}; choose from {list(EXPERIMENTS)}")
-    seeds = (1 if quick else 5) if seeds is None else seeds
+    exp = EXPERIMENTS[name]
+    seeds = (1 if quick else exp.seeds) if seeds is None else seeds
     if seeds < 1:
         raise ValueError(f"reproduce: seeds must be >= 1, got {seeds}")
-    exp = EXPERIMENTS[name]
     config = dict(exp.quick if quick else exp.full)
     if steps is not None:
         config["steps"] = int(steps)

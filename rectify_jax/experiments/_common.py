@@ -80,6 +80,8 @@ class Experiment:
         ``config["lrs"]`` as a list (every arm tries every rate; ``metrics[arm]`` holds
         ``valid_by_lr``, its validation score per rate, lower is better) or as a dict
         ``arm -> [rate]`` (:func:`lrs_for`).
+      seeds: how many seeds a full run has: 5, or 10 where a claim of no difference is
+        tested and a seed is cheap (an equivalence test needs the power).
     """
 
     name: str
@@ -91,6 +93,7 @@ class Experiment:
     full: dict
     quick: dict
     tuned: bool = False
+    seeds: int = 5
 
 
 @dataclasses.dataclass(frozen=True)
