@@ -73,3 +73,29 @@ def test_the_finding_replaces_its_own_section_of_the_report(tmp_path):
     rerun.write_report(report, "first\n")
     rerun.write_report(report, "second\n")
     assert report.read_text(encoding="utf-8") == f"# Report\n\nbody\n\n{rerun.HEADING}\n\nsecond\n"
+
+
+@pytest.mark.slow
+def test_a_committed_seed_reruns_with_the_numbers_it_recorded():
+    rerun = _rerun_seed()
+    saved = rerun.seed_file(CHEAPEST, 0)
+    done = rerun.rerun(saved)
+    diff = rerun.differences(saved["result"], done["result"])
+    assert rerun.numbers(saved["result"])  # there is something to compare
+    if rerun.same_machine(saved["provenance"]["machine"], done["machine"]):
+        # the machine and library builds that made the file: bit for bit
+        assert diff == {}
+    else:
+        # another CPU or other library versions: XLA may order floating-point sums
+        # differently, so the rerun is another draw of the same training; the difference
+        # of two draws has std sqrt(2) times the spread over seeds
+        spread = rerun.metric_spread(CHEAPEST)
+        too_far = {
+            k: (a, b, spread[k])
+            for k, (a, b) in diff.items()
+            if k in spread and not abs(b - a) <= 3 * math.sqrt(2) * spread[k]
+        }
+        assert not too_far
+        assert all(k in spread or not k.startswith("metrics/") for k in diff), diff
+
+
