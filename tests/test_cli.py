@@ -302,6 +302,9 @@ def test_ctrl_c_during_training_has_no_traceback(tmp_path):
             as_from_a_terminal,
             "reproduce",
             "noisy_mixture",
+            "--quick",  # tiny sizes, but long seeds (about 10 s each) to interrupt
+            "--steps",
+            "20000",
             "--out",
             str(out),
             "--seeds",
