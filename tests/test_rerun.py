@@ -97,5 +97,3 @@ def test_a_committed_seed_reruns_with_the_numbers_it_recorded():
         }
         assert not too_far
         assert all(k in spread or not k.startswith("metrics/") for k in diff), diff
-
-
