@@ -475,8 +475,8 @@ def report_lstm(results, config, figure):
     setup = (
         f"{_corpus_setup(config)}; embedding 32, one LSTM layer of {config['hidden']} units. "
         f"Every arm is the same cell (NoisyLSTMCell: flax's LSTMCell parameters, plus the "
-        f"learned p of the noisy gates) with the same initial parameters and batches for a seed: soft = "
-        f"sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation_alpha = the "
+        f"learned p of the noisy gates) with the same initial parameters and batches for a "
+        f"seed: soft = sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation_alpha = the "
         f"alpha-slope alone, alpha*h + (1 - alpha)*u (the noise replaced by its mean for "
         f"normal noise, E[xi] = 0, so no p term: NAN's own expectation), expectation = NAH's "
         f"expectation (the alpha-slope plus the learned p term times E|xi|), both used in "
