@@ -486,9 +486,10 @@ def test_tuning_widens_the_grid_until_every_best_rate_is_interior():
     # only the added rates were trained again, on both seeds
     assert [len(lrs) for lrs, _ in calls] == [4, 4, 2, 2, 2, 2]
     assert [seed for _, seed in calls] == [0, 1] * 3
-    # a best rate beyond two widenings stays at the edge, and says so
-    edge = _common.tune_lrs(bowl({"far": 1e3}, []), [1e-4, 1e-3, 1e-2, 1e-1], [0], log=str)
-    assert edge["chosen"]["far"] == pytest.approx(10.0) and edge["edge"] == {"far": True}
+    # a best rate beyond the last widening (WIDEN of them) stays at the edge, and says so
+    edge = _common.tune_lrs(bowl({"far": 1e9}, []), [1e-4, 1e-3, 1e-2, 1e-1], [0], log=str)
+    assert edge["chosen"]["far"] == pytest.approx(0.1 * 10.0**_common.WIDEN)
+    assert edge["edge"] == {"far": True}
     with pytest.raises(ValueError, match="at least 4 rates"):
         _common.tune_lrs(bowl(best, []), [1e-3, 1e-2, 1e-1], [0])
 
@@ -499,3 +500,10 @@ def test_a_diverged_rate_is_never_chosen_in_tuning():
 
     tuning = _common.tune_lrs(run, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], [0, 1], log=str)
     assert tuning["chosen"]["a"] == pytest.approx(1e-3) and not tuning["edge"]["a"]
+
+
+def test_language_models_report_unigram_and_bigram_levels_counted_on_training_text():
+    levels = charlm.reference_levels(64, 20_000)
+    assert levels["uniform"] == pytest.approx(math.log(256))
+    # Python source: a byte's frequency tells much, its predecessor more
+    assert levels["bigram"] < levels["unigram"] < levels["uniform"]

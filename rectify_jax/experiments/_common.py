@@ -286,7 +286,9 @@ def train(
         done += n
         mean = losses.mean(axis=0)
         history.append([done, mean.tolist(), clock])
-        update(done, float(np.nanmean(mean)) if mean.ndim else float(mean))
+        # several runs at once (vmapped rates): show their mean, NaN when every one diverged
+        shown = mean if not mean.ndim or np.isnan(mean).all() else np.nanmean(mean)
+        update(done, float(np.mean(shown)))
         every = checkpoint_every or steps
         if on_checkpoint is not None and (done % every == 0 or done == steps):
             checkpoints.append([done, on_checkpoint(params)])
@@ -346,7 +348,7 @@ QUICK_TUNING = {"tune_seeds": 1, "tune_steps": 10, "tune_widen": 0}
 widening is tested on its own)."""
 MIN_GRID = 4
 """The fewest learning rates a tuning grid starts with."""
-WIDEN = 2
+WIDEN = 4
 """How many times a tuning grid is extended past an edge where the best rate lies."""
 
 

@@ -15,6 +15,7 @@ Equal-time comparisons use each arm's time per step, measured side by side
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -40,6 +41,42 @@ def diverged(*losses: float) -> bool:
     equally likely (:data:`UNIFORM_NATS`). A run whose loss blew up to 1e17 is finite but
     has diverged all the same."""
     return not all(loss <= UNIFORM_NATS for loss in losses)
+
+
+def ngram_nats(train, x, y) -> dict[str, float]:
+    """Nats/byte of two counting models on next-byte targets: the reference levels of the
+    language models.
+
+    ``unigram`` predicts every byte with its frequency in ``train``; ``bigram`` with its
+    frequency after the previous byte. Both are add-one (Laplace) smoothed: with counts
+    n(b) and n(a, b) over ``train`` of N bytes, p(b) = (n(b) + 1) / (N + 256) and
+    p(b | a) = (n(a, b) + 1) / (n(a) + 256). ``x`` holds the byte before each target of
+    ``y`` (the windows of :func:`~rectify_jax.experiments.data.text_windows`).
+
+    >>> import numpy as np
+    >>> levels = ngram_nats(np.array([0, 1, 0, 1], np.uint8), np.array([[0]]), np.array([[1]]))
+    >>> bool(np.isclose(levels["unigram"], -np.log(3 / 260)))
+    True
+    >>> bool(np.isclose(levels["bigram"], -np.log(3 / 258)))  # n(0, 1) = 2, n(0) = 2
+    True
+    """
+    t = np.asarray(train).astype(np.int64)
+    unigram = np.bincount(t, minlength=256) + 1.0
+    bigram = np.bincount(t[:-1] * 256 + t[1:], minlength=256 * 256).reshape(256, 256) + 1.0
+    x, y = np.asarray(x).astype(np.int64), np.asarray(y).astype(np.int64)
+    return {
+        "unigram": float(np.mean(np.log(unigram.sum()) - np.log(unigram[y]))),
+        "bigram": float(np.mean(np.log(bigram.sum(axis=1)[x]) - np.log(bigram[x, y]))),
+    }
+
+
+@functools.cache
+def reference_levels(length: int, valid_bytes: int) -> dict[str, float]:
+    """The uniform, unigram and bigram levels (:func:`ngram_nats`, counted on the training
+    text) on the reported validation windows."""
+    train, valid, _ = data.stdlib_corpus()
+    x, y = data.text_windows(valid, length, valid_bytes)
+    return {"uniform": UNIFORM_NATS, **ngram_nats(train, x, y)}
 
 
 def _size(n: int) -> str:
@@ -219,7 +256,9 @@ def _corpus_setup(config) -> str:
     _, _, desc = data.stdlib_corpus()
     return (
         f"{desc}; validation = the first {_size(config['valid_bytes'])} of the validation "
-        f"files as non-overlapping windows of {config['length']} bytes"
+        f"files as non-overlapping windows of {config['length']} bytes (reference levels on "
+        f"them: predicting every byte equally likely, and add-one-smoothed unigram and bigram "
+        f"byte models counted on the training text)"
     )
 
 
@@ -263,7 +302,8 @@ def report_gru(results, config, figure):
         f"(flax GRUCell with the candidate activation swapped; the arms of a seed share initial "
         f"parameters and batches), windows of {config['length']} bytes, batch {config['batch']}, "
         f"Adam with each arm's learning rate tuned by the nats/byte on the last "
-        f"{_size(config['tune_bytes'])} of the validation text (below), {steps} steps. "
+        f"{_size(config['tune_bytes'])} of the validation text (below), gradient clip "
+        f"{config['clip']} (as in the LSTM language model), {steps} steps. "
         f"Equal steps: mean training loss over the last "
         f"20 % of steps (the same batches in every arm)."
     )
@@ -277,7 +317,7 @@ def report_gru(results, config, figure):
         tab,
         claims,
         arms=list(GRU_ARMS),
-        levels={"uniform": UNIFORM_NATS},
+        levels=reference_levels(config["length"], config["valid_bytes"]),
         figure=figure,
         findings=[finding],
     )
@@ -302,6 +342,7 @@ GRU_EXPERIMENT = c.Experiment(
         tune_seeds=2,
         tune_steps=375,
         tune_bytes=66_560,
+        clip=5.0,
         steps=1500,
         eval_batch=256,
         valid_bytes=266_240,
@@ -314,6 +355,7 @@ GRU_EXPERIMENT = c.Experiment(
         lrs=[3e-4, 1e-3, 3e-3, 1e-2],
         **c.QUICK_TUNING,
         tune_bytes=1_152,
+        clip=5.0,
         steps=10,
         eval_batch=8,
         valid_bytes=1_152,
@@ -432,9 +474,9 @@ def report_lstm(results, config, figure):
     attribution, finding = _attribution(results)
     setup = (
         f"{_corpus_setup(config)}; embedding 32, one LSTM layer of {config['hidden']} units. "
-        f"Every arm is the same cell (NoisyLSTMCell: fused kernels initialised per gate block "
-        f"as flax's LSTMCell) with the same initial parameters and batches for a seed: soft = "
-        f"sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation_alpha = the "
+        f"Every arm is the same cell (NoisyLSTMCell: flax's LSTMCell parameters, plus the "
+        f"learned p of the noisy gates) with the same initial parameters and batches for a "
+        f"seed: soft = sigmoid/tanh gates, hard = hard sigmoid/hard tanh, expectation_alpha = the "
         f"alpha-slope alone, alpha*h + (1 - alpha)*u (the noise replaced by its mean for "
         f"normal noise, E[xi] = 0, so no p term: NAN's own expectation), expectation = NAH's "
         f"expectation (the alpha-slope plus the learned p term times E|xi|), both used in "
@@ -451,7 +493,7 @@ def report_lstm(results, config, figure):
         tab,
         claims,
         arms=list(LSTM_ARMS),
-        levels={"uniform": UNIFORM_NATS},
+        levels=reference_levels(config["length"], config["valid_bytes"]),
         figure=figure,
         extra=attribution,
         findings=[finding],

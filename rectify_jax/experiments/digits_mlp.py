@@ -180,6 +180,11 @@ def report(results: list[dict], config: dict, figure: str) -> c.Report:
         for rect in ("relu", "leaky_relu")
         if rect in acts
     ]
+    claims += [  # Glorot et al.: softplus, though smooth, does not beat the rectifier
+        beats(arm_name("relu", d), arm_name("softplus", d))
+        for d in depths
+        if {"relu", "softplus"} <= set(acts)
+    ]
     claims += [
         c.compare(
             results,
@@ -302,7 +307,7 @@ EXPERIMENT = c.Experiment(
         "ReLU and leaky ReLU networks beat tanh networks; a 4-hidden-layer tanh network is "
         "worse than a 2-layer one; rectifier codes are sparser and more dispersed (Maas et al.); "
         "rectifier networks train well without pre-training, with accuracy best at 70-85 % "
-        "exact zeros (Glorot et al.)."
+        "exact zeros, and softplus, though smooth, does not beat the rectifier (Glorot et al.)."
     ),
     source="Maas, Hannun & Ng 2013; Glorot, Bordes & Bengio 2011",
     run_seed=run_seed,
@@ -330,7 +335,7 @@ EXPERIMENT = c.Experiment(
     quick=dict(
         depths=[1, 2],
         width=16,
-        activations=["tanh", "relu", "leaky_relu", "noisy_hard_tanh", "relu_l1"],
+        activations=["tanh", "relu", "leaky_relu", "softplus", "noisy_hard_tanh", "relu_l1"],
         steps=20,
         batch=32,
         lrs=[1e-3, 3e-3, 1e-2, 3e-2],

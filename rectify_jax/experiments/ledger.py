@@ -193,7 +193,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         GLOROT,
         "Softplus, though smooth, does not beat the rectifier.",
-        note="no softplus arm in this project's experiments yet",
+        "rectifiers_vs_tanh",
+        ("d*_relu beats d*_softplus",),
+        "digits MLPs of 2-4 hidden layers, test accuracy; the claim stands where ReLU beats "
+        "softplus or the two are equivalent",
     ),
     Entry(
         GLOROT,
