@@ -507,3 +507,11 @@ def test_language_models_report_unigram_and_bigram_levels_counted_on_training_te
     assert levels["uniform"] == pytest.approx(math.log(256))
     # Python source: a byte's frequency tells much, its predecessor more
     assert levels["bigram"] < levels["unigram"] < levels["uniform"]
+
+
+def test_both_language_models_clip_gradients_at_the_same_norm():
+    # the GRU diverged without clipping at its tuned rates; it clips as the LSTM model does
+    for size in ("full", "quick"):
+        gru = getattr(charlm.GRU_EXPERIMENT, size)
+        lstm = getattr(charlm.LSTM_EXPERIMENT, size)
+        assert gru["clip"] == lstm["clip"] == 5.0
